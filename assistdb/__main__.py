@@ -1,0 +1,3 @@
+from assistdb.cli import main
+
+main()

@@ -1,0 +1,80 @@
+"""Building the SDK client from settings and the environment, the same way for library and CLI."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import openai
+
+from assistdb import secrets
+from assistdb.errors import InvalidInputError
+
+DEFAULT_MAX_RETRIES = 5
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """Where the API is and how to reach it; unset fields fall back to the usual environment
+    variables (``OPENAI_API_KEY``, ``OPENAI_BASE_URL``, ``AZURE_OPENAI_ENDPOINT``,
+    ``AZURE_OPENAI_API_KEY``, ``OPENAI_API_VERSION``, and the standard proxy variables)."""
+
+    base_url: str | None = None
+    api_key: str | None = None
+    azure_endpoint: str | None = None
+    api_version: str | None = None
+    proxy: str | None = None
+    timeout: float | None = None
+    max_retries: int = DEFAULT_MAX_RETRIES
+
+    def resolved(self) -> ClientSettings:
+        env = os.environ.get
+        azure_endpoint = self.azure_endpoint or env("AZURE_OPENAI_ENDPOINT")
+        api_key = (
+            self.api_key or (env("AZURE_OPENAI_API_KEY") if azure_endpoint else None) or env("OPENAI_API_KEY")
+        )
+        return ClientSettings(
+            base_url=self.base_url or env("OPENAI_BASE_URL"),
+            api_key=api_key,
+            azure_endpoint=azure_endpoint,
+            api_version=self.api_version or env("OPENAI_API_VERSION"),
+            proxy=self.proxy,
+            timeout=self.timeout,
+            max_retries=self.max_retries,
+        )
+
+
+def make_client(settings: ClientSettings | None = None) -> openai.OpenAI:
+    """An ``OpenAI`` (or ``AzureOpenAI``) client; its key is registered for redaction."""
+    s, kwargs = _client_kwargs(settings)
+    if s.proxy:
+        kwargs["http_client"] = openai.DefaultHttpxClient(proxy=s.proxy)
+    if s.azure_endpoint:
+        return openai.AzureOpenAI(azure_endpoint=s.azure_endpoint, api_version=s.api_version, **kwargs)
+    return openai.OpenAI(base_url=s.base_url, **kwargs)
+
+
+def make_async_client(settings: ClientSettings | None = None) -> openai.AsyncOpenAI:
+    """The asyncio twin of :func:`make_client`."""
+    s, kwargs = _client_kwargs(settings)
+    if s.proxy:
+        kwargs["http_client"] = openai.DefaultAsyncHttpxClient(proxy=s.proxy)
+    if s.azure_endpoint:
+        return openai.AsyncAzureOpenAI(azure_endpoint=s.azure_endpoint, api_version=s.api_version, **kwargs)
+    return openai.AsyncOpenAI(base_url=s.base_url, **kwargs)
+
+
+def _client_kwargs(settings: ClientSettings | None) -> tuple[ClientSettings, dict[str, Any]]:
+    s = (settings or ClientSettings()).resolved()
+    if not s.api_key:
+        raise InvalidInputError("no API key", hint="set OPENAI_API_KEY (or AZURE_OPENAI_API_KEY for Azure)")
+    if s.azure_endpoint and not s.api_version:
+        raise InvalidInputError(
+            "Azure OpenAI needs an API version", hint="set OPENAI_API_VERSION or --api-version"
+        )
+    secrets.register(s.api_key)
+    kwargs: dict[str, Any] = {"api_key": s.api_key, "max_retries": s.max_retries}
+    if s.timeout is not None:
+        kwargs["timeout"] = s.timeout
+    return s, kwargs

@@ -1,0 +1,59 @@
+"""The store layer: the database, its append-only archive, and the bookkeeping beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from assistdb.store import migrations
+from assistdb.store.archive import ArchiveWriter, RecordResult
+from assistdb.store.database import Database, default_database_path, default_database_url
+from assistdb.store.queries import ArchiveReader, Filters, StoredVersion
+from assistdb.store.tool_ledger import ToolLedger
+from assistdb.store.tracking import Tracking
+from assistdb.store.tracking import track as track_threads
+
+__all__ = [
+    "ArchiveReader",
+    "ArchiveWriter",
+    "Database",
+    "Filters",
+    "RecordResult",
+    "Store",
+    "StoredVersion",
+    "default_database_path",
+    "default_database_url",
+]
+
+
+class Store:
+    """One archive database: migrated on open, with its readers and writers."""
+
+    def __init__(self, url: str | None = None, *, migrate: bool = True) -> None:
+        self.database = Database(url)
+        if migrate:
+            migrations.ensure_current(self.database)
+        self.reader = ArchiveReader(self.database)
+        self.tools = ToolLedger(self.database)
+        self.tracking = Tracking(self.database)
+
+    @contextmanager
+    def writing(self) -> Iterator[ArchiveWriter]:
+        """One write transaction; everything recorded inside commits together or not at all."""
+        with self.database.write() as connection:
+            yield ArchiveWriter(connection)
+
+    def record(self, bodies: Iterable[Mapping[str, Any]], *, track: Sequence[str] = ()) -> RecordResult:
+        """Record API objects in one transaction, optionally starting to track threads."""
+        with self.writing() as writer:
+            result = writer.record(bodies)
+            track_threads(writer.connection, track)
+            return result
+
+    def record_deleted(self, object_ids: Sequence[str]) -> RecordResult:
+        with self.writing() as writer:
+            return writer.record_deleted(object_ids)
+
+    def close(self) -> None:
+        self.database.dispose()

@@ -1,0 +1,256 @@
+"""Writing to the archive: append a version when an object changed, never touch a written row.
+
+All writes of one call happen in one transaction (a page of 100 messages is one bulk insert).
+Appending to a chain first locks that chain's tip, so concurrent writers, in one process or many,
+take turns per chain and never store the same version twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from assistdb.store import hashing
+from assistdb.store.objects import Indexed, ObjectType, index_of, tombstone_body
+from assistdb.store.schema import Chain, Head, HeadMetadata, Version
+
+VERSIONS = Version.__table__  # type: ignore[attr-defined]
+HEADS = Head.__table__  # type: ignore[attr-defined]
+HEAD_METADATA = HeadMetadata.__table__  # type: ignore[attr-defined]
+CHAINS = Chain.__table__  # type: ignore[attr-defined]
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+@dataclass
+class RecordResult:
+    """What one write stored: new versions by object ID, and how many objects were unchanged."""
+
+    stored: list[str] = field(default_factory=list)
+    unchanged: int = 0
+
+    def __iadd__(self, other: RecordResult) -> RecordResult:
+        self.stored.extend(other.stored)
+        self.unchanged += other.unchanged
+        return self
+
+
+@dataclass
+class _Pending:
+    """One object to append: its index columns, canonical body, and whether it is a tombstone."""
+
+    index: Indexed
+    body: str
+    content_hash: str
+    tombstone: bool
+
+
+@dataclass
+class _HeadState:
+    version: int
+    content_hash: str
+    tombstone: bool
+    first_seq: int
+
+
+class ArchiveWriter:
+    """Appends versions within one open write transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self._dialect = connection.dialect.name
+
+    def record(self, bodies: Iterable[Mapping[str, Any]]) -> RecordResult:
+        """Store each API object whose content differs from its latest archived version."""
+        pending = []
+        for body in bodies:
+            canonical = hashing.canonical_json(body)
+            pending.append(_Pending(index_of(body), canonical, hashing.content_hash(canonical), False))
+        return self._append(pending)
+
+    def record_deleted(self, object_ids: Sequence[str], *, cascade: bool = True) -> RecordResult:
+        """Store a tombstone for each object that is gone remotely, and with ``cascade``, for
+        everything inside a deleted thread or run as well."""
+        ids = list(dict.fromkeys(object_ids))
+        if cascade:
+            ids.extend(self._children_of(ids))
+        rows = (
+            self.connection.execute(
+                select(HEADS).where(HEADS.c.object_id.in_(ids), HEADS.c.tombstone.is_(False))
+            )
+            .mappings()
+            .all()
+        )
+        pending = []
+        for row in rows:
+            object_type: ObjectType = row["object_type"]
+            canonical = hashing.canonical_json(tombstone_body(object_type, row["object_id"]))
+            index = Indexed(
+                object_type=object_type,
+                object_id=row["object_id"],
+                chain_id=row["chain_id"],
+                thread_id=row["thread_id"],
+                run_id=row["run_id"],
+                assistant_id=row["assistant_id"],
+                status=row["status"],
+                created_at=row["created_at"],
+                metadata={},
+            )
+            pending.append(_Pending(index, canonical, hashing.content_hash(canonical), True))
+        order = {object_id: position for position, object_id in enumerate(ids)}
+        pending.sort(key=lambda item: order.get(item.index.object_id, len(order)))
+        return self._append(pending)
+
+    def _children_of(self, ids: Sequence[str]) -> list[str]:
+        if not ids:
+            return []
+        rows = self.connection.execute(
+            select(HEADS.c.object_id)
+            .where(
+                (HEADS.c.thread_id.in_(ids) | HEADS.c.run_id.in_(ids)),
+                HEADS.c.object_id.not_in(ids),
+                HEADS.c.tombstone.is_(False),
+            )
+            .order_by(HEADS.c.object_type, HEADS.c.created_at, HEADS.c.first_seq)
+        ).scalars()
+        return list(rows)
+
+    def _append(self, pending: list[_Pending]) -> RecordResult:
+        result = RecordResult()
+        if not pending:
+            return result
+        by_chain: dict[str, list[_Pending]] = {}
+        for item in pending:
+            by_chain.setdefault(item.index.chain_id, []).append(item)
+        observed_at_us = now_us()
+        for chain_id in sorted(by_chain):  # a fixed lock order keeps concurrent writers deadlock-free
+            result += self._append_chain(chain_id, by_chain[chain_id], observed_at_us)
+        return result
+
+    def _append_chain(self, chain_id: str, items: list[_Pending], observed_at_us: int) -> RecordResult:
+        result = RecordResult()
+        last_seq, last_hash = self._lock_chain(chain_id)
+        heads = self._heads_of({item.index.object_id for item in items})
+        version_rows: list[dict[str, Any]] = []
+        changed: dict[str, tuple[_Pending, _HeadState]] = {}
+        for item in items:
+            index = item.index
+            head = heads.get(index.object_id)
+            if (
+                head is not None
+                and head.content_hash == item.content_hash
+                and head.tombstone == item.tombstone
+            ):
+                result.unchanged += 1
+                continue
+            last_seq += 1
+            version = head.version + 1 if head else 1
+            row_hash = hashing.row_hash(
+                prev_hash=last_hash,
+                chain_id=chain_id,
+                chain_seq=last_seq,
+                object_type=index.object_type,
+                object_id=index.object_id,
+                version=version,
+                tombstone=item.tombstone,
+                observed_at_us=observed_at_us,
+                content_hash=item.content_hash,
+            )
+            version_rows.append(
+                {
+                    "chain_id": chain_id,
+                    "chain_seq": last_seq,
+                    "object_type": index.object_type,
+                    "object_id": index.object_id,
+                    "version": version,
+                    "thread_id": index.thread_id,
+                    "tombstone": item.tombstone,
+                    "observed_at_us": observed_at_us,
+                    "body": item.body,
+                    "content_hash": item.content_hash,
+                    "prev_hash": last_hash,
+                    "row_hash": row_hash,
+                }
+            )
+            last_hash = row_hash
+            state = _HeadState(
+                version, item.content_hash, item.tombstone, head.first_seq if head else last_seq
+            )
+            heads[index.object_id] = state
+            changed[index.object_id] = (item, state)
+            result.stored.append(index.object_id)
+        if version_rows:
+            self.connection.execute(insert(VERSIONS), version_rows)
+            self._write_heads(chain_id, changed)
+            self.connection.execute(
+                update(CHAINS)
+                .where(CHAINS.c.chain_id == chain_id)
+                .values(last_seq=last_seq, last_hash=last_hash)
+            )
+        return result
+
+    def _lock_chain(self, chain_id: str) -> tuple[int, str]:
+        values = {"chain_id": chain_id, "last_seq": 0, "last_hash": hashing.GENESIS}
+        self.connection.execute(self._dialect_insert(CHAINS).values(values).on_conflict_do_nothing())
+        row = self.connection.execute(
+            select(CHAINS.c.last_seq, CHAINS.c.last_hash)
+            .where(CHAINS.c.chain_id == chain_id)
+            .with_for_update()
+        ).one()
+        return int(row.last_seq), str(row.last_hash)
+
+    def _heads_of(self, object_ids: set[str]) -> dict[str, _HeadState]:
+        rows = self.connection.execute(
+            select(
+                HEADS.c.object_id, HEADS.c.version, HEADS.c.content_hash, HEADS.c.tombstone, HEADS.c.first_seq
+            ).where(HEADS.c.object_id.in_(object_ids))
+        )
+        return {
+            row.object_id: _HeadState(row.version, row.content_hash, row.tombstone, row.first_seq)
+            for row in rows
+        }
+
+    def _write_heads(self, chain_id: str, changed: dict[str, tuple[_Pending, _HeadState]]) -> None:
+        head_rows = []
+        metadata_rows: list[dict[str, str]] = []
+        for object_id, (item, state) in changed.items():
+            index = item.index
+            head_rows.append(
+                {
+                    "object_id": object_id,
+                    "object_type": index.object_type,
+                    "chain_id": chain_id,
+                    "version": state.version,
+                    "content_hash": state.content_hash,
+                    "tombstone": state.tombstone,
+                    "thread_id": index.thread_id,
+                    "run_id": index.run_id,
+                    "assistant_id": index.assistant_id,
+                    "status": index.status,
+                    "created_at": index.created_at,
+                    "first_seq": state.first_seq,
+                }
+            )
+            if not state.tombstone:
+                metadata_rows.extend(
+                    {"object_id": object_id, "key": key, "value": value}
+                    for key, value in index.metadata.items()
+                )
+        statement = self._dialect_insert(HEADS)
+        updated = {name: statement.excluded[name] for name in head_rows[0] if name != "object_id"}
+        self.connection.execute(
+            statement.on_conflict_do_update(index_elements=["object_id"], set_=updated), head_rows
+        )
+        self.connection.execute(delete(HEAD_METADATA).where(HEAD_METADATA.c.object_id.in_(list(changed))))
+        if metadata_rows:
+            self.connection.execute(insert(HEAD_METADATA), metadata_rows)
+
+    def _dialect_insert(self, table: Any) -> Any:
+        return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)

@@ -1,0 +1,195 @@
+"""Opening the database: URLs, engine settings per dialect, transactions, and error translation."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import platformdirs
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import StaticPool
+
+from assistdb.errors import DatabaseError
+
+DATABASE_URL_ENV = "ASSISTDB_DATABASE_URL"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def default_database_path() -> Path:
+    """Where the embedded SQLite archive lives unless told otherwise."""
+    return Path(platformdirs.user_data_dir("assistdb", appauthor=False)) / "archive.sqlite3"
+
+
+def default_database_url() -> str:
+    return os.environ.get(DATABASE_URL_ENV) or f"sqlite:///{default_database_path()}"
+
+
+def parse_database_url(url: str) -> URL:
+    """Parse ``url``, defaulting PostgreSQL to the psycopg 3 driver; raise a one-line error if bad."""
+    try:
+        parsed = make_url(url)
+    except (sa_exc.ArgumentError, ValueError):
+        raise DatabaseError(
+            f"invalid database URL {_safe_text(url)!r}",
+            hint="use sqlite:///PATH or postgresql://USER@HOST:PORT/DB",
+        ) from None
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise DatabaseError(
+            f"unsupported database {parsed.get_backend_name()!r}",
+            hint="assistdb supports SQLite and PostgreSQL URLs",
+        )
+    return parsed
+
+
+def redact_url(url: URL | str) -> str:
+    """The URL without its password, for messages and logs."""
+    if isinstance(url, str):
+        try:
+            return make_url(url).render_as_string(hide_password=True)
+        except (sa_exc.ArgumentError, ValueError):
+            return _safe_text(url)
+    return url.render_as_string(hide_password=True)
+
+
+def _safe_text(url: str) -> str:
+    return re.sub(r"://([^:/@]*):[^@]*@", r"://\1:***@", url)
+
+
+class Database:
+    """An engine configured for the archive, with read and write transactions."""
+
+    def __init__(self, url: str | None = None) -> None:
+        self.url = parse_database_url(url or default_database_url())
+        self.dialect = self.url.get_backend_name()
+        self.engine = self._create_engine()
+
+    def __repr__(self) -> str:
+        return f"Database({redact_url(self.url)!r})"
+
+    @property
+    def display_url(self) -> str:
+        return redact_url(self.url)
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        if self.dialect != "sqlite" or self.url.database in (None, "", ":memory:"):
+            return None
+        return Path(str(self.url.database))
+
+    def _create_engine(self) -> Engine:
+        if self.dialect == "sqlite":
+            return self._create_sqlite_engine()
+        return create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+    def _create_sqlite_engine(self) -> Engine:
+        path = self.sqlite_path
+        if path is None:
+            engine = create_engine(self.url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        else:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot create the folder for {path}: {exc.strerror}",
+                    hint="pass --db with a writable location",
+                ) from None
+            engine = create_engine(
+                self.url,
+                connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
+            )
+
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            # Take transaction control from the sqlite3 module so that BEGIN IMMEDIATE works.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            try:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                cursor.execute("PRAGMA synchronous = NORMAL")
+            except Exception:  # a read-only file cannot switch journal mode
+                pass
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(connection: Connection) -> None:
+            mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+            connection.exec_driver_sql(f"BEGIN {mode}")
+
+        return engine
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A connection in a read transaction."""
+        with translate_errors(self), self.engine.connect() as connection, connection.begin():
+            yield connection
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock at once, so writers queue."""
+        with translate_errors(self), self.engine.connect() as connection:
+            connection.execution_options(sqlite_begin="IMMEDIATE")
+            with connection.begin():
+                yield connection
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+_DISK_FULL = ("disk is full", "no space left", "could not extend file", "disk full")
+_READ_ONLY = ("readonly database", "read-only", "read only")
+_LOCKED = ("database is locked",)
+_CANNOT_OPEN = ("unable to open database file",)
+_CONNECT = (
+    "connection refused",
+    "could not connect",
+    "connection failed",
+    "name or service not known",
+    "does not exist",
+    "password authentication failed",
+    "no password supplied",
+)
+
+
+@contextmanager
+def translate_errors(database: Database) -> Iterator[None]:
+    """Turn driver errors that a user can act on into one-line :class:`DatabaseError`s."""
+    try:
+        yield
+    except sa_exc.DBAPIError as exc:
+        text = str(exc.orig if exc.orig is not None else exc).lower()
+        where = database.display_url
+        if any(marker in text for marker in _DISK_FULL):
+            raise DatabaseError(
+                f"the disk holding {where} is full; nothing was written",
+                hint="free some space and run the command again",
+            ) from exc
+        if any(marker in text for marker in _READ_ONLY):
+            raise DatabaseError(
+                f"the database {where} is read-only",
+                hint="make the file and its folder writable, or pass --db",
+            ) from exc
+        if any(marker in text for marker in _LOCKED):
+            raise DatabaseError(
+                f"the database {where} stayed locked by another process",
+                hint="wait for the other assistdb process to finish and retry",
+            ) from exc
+        if any(marker in text for marker in _CANNOT_OPEN):
+            raise DatabaseError(
+                f"cannot open the database {where}",
+                hint="check that the path exists and is writable, or pass --db",
+            ) from exc
+        if isinstance(exc, sa_exc.OperationalError) and any(marker in text for marker in _CONNECT):
+            raise DatabaseError(
+                f"cannot connect to the database {where}",
+                hint="check that the server is running and the URL is right",
+            ) from exc
+        raise

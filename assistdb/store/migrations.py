@@ -1,0 +1,82 @@
+"""Schema migrations: find the shipped Alembic scripts, migrate on first use, refuse newer schemas."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, text
+
+from alembic import command
+from assistdb.errors import SchemaTooNewError
+from assistdb.store.database import Database
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+_ADVISORY_LOCK_KEY = 0x61737369  # "assi": serialises concurrent migrations on PostgreSQL
+
+
+def migrations_dir() -> Path:
+    """The Alembic scripts: inside the installed wheel, or the source tree's top-level folder."""
+    shipped = _PACKAGE / "_migrations" / "alembic"
+    return shipped if shipped.is_dir() else _PACKAGE.parent / "alembic"
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(migrations_dir()))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+def head_revision() -> str:
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def known_revisions() -> set[str]:
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
+
+
+def current_revision(database: Database) -> str | None:
+    with database.read() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def ensure_current(database: Database) -> None:
+    """Migrate ``database`` to the newest schema unless it is already there; never downgrade."""
+    current = current_revision(database)
+    if current == head_revision():
+        return
+    _refuse_unknown(database, current)
+    upgrade(database)
+
+
+def upgrade(database: Database, revision: str = "head") -> None:
+    with database.write() as connection:
+        _lock(connection)
+        _refuse_unknown(database, MigrationContext.configure(connection).get_current_revision())
+        command.upgrade(alembic_config(connection), revision)
+
+
+def downgrade(database: Database, revision: str) -> None:
+    with database.write() as connection:
+        _lock(connection)
+        command.downgrade(alembic_config(connection), revision)
+
+
+def _refuse_unknown(database: Database, current: str | None) -> None:
+    if current is not None and current not in known_revisions():
+        raise SchemaTooNewError(
+            f"the database {database.display_url} has schema revision {current!r}, "
+            "written by a newer assistdb",
+            hint="upgrade assistdb (pip install -U assistdb); it never downgrades an archive",
+        )
+
+
+def _lock(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})

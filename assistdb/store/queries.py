@@ -1,0 +1,239 @@
+"""Reading the archive: current state, version history, and the searches the API cannot do."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+
+from assistdb.store.archive import HEAD_METADATA, HEADS, VERSIONS
+from assistdb.store.database import Database
+from assistdb.store.objects import ObjectType
+
+Order = Literal["asc", "desc"]
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One archived version of one object, exactly as it was written."""
+
+    id: int
+    chain_id: str
+    chain_seq: int
+    object_type: ObjectType
+    object_id: str
+    version: int
+    thread_id: str | None
+    tombstone: bool
+    observed_at_us: int
+    body_json: str
+    content_hash: str
+    prev_hash: str
+    row_hash: str
+
+    @property
+    def body(self) -> dict[str, Any]:
+        value: dict[str, Any] = json.loads(self.body_json)
+        return value
+
+    @property
+    def observed_at(self) -> datetime:
+        return datetime.fromtimestamp(self.observed_at_us / 1_000_000, tz=UTC)
+
+
+VERSION_COLUMNS = (
+    VERSIONS.c.id,
+    VERSIONS.c.chain_id,
+    VERSIONS.c.chain_seq,
+    VERSIONS.c.object_type,
+    VERSIONS.c.object_id,
+    VERSIONS.c.version,
+    VERSIONS.c.thread_id,
+    VERSIONS.c.tombstone,
+    VERSIONS.c.observed_at_us,
+    VERSIONS.c.body,
+    VERSIONS.c.content_hash,
+    VERSIONS.c.prev_hash,
+    VERSIONS.c.row_hash,
+)
+
+
+def stored_version(row: Any) -> StoredVersion:
+    return StoredVersion(
+        id=row.id,
+        chain_id=row.chain_id,
+        chain_seq=row.chain_seq,
+        object_type=row.object_type,
+        object_id=row.object_id,
+        version=row.version,
+        thread_id=row.thread_id,
+        tombstone=bool(row.tombstone),
+        observed_at_us=row.observed_at_us,
+        body_json=row.body,
+        content_hash=row.content_hash,
+        prev_hash=row.prev_hash,
+        row_hash=row.row_hash,
+    )
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What a local search may filter on; every given filter must hold."""
+
+    thread_id: str | None = None
+    run_id: str | None = None
+    assistant_id: str | None = None
+    status: str | None = None
+    metadata: Mapping[str, str] | None = None
+    created_after: int | None = None
+    created_before: int | None = None
+    include_deleted: bool = False
+
+
+class ArchiveReader:
+    """Read-only queries over the archive; no API call is ever made here."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def current(self, object_id: str, *, include_deleted: bool = False) -> StoredVersion | None:
+        """The latest version of an object, or None if unknown (or deleted, unless asked)."""
+        statement = _joined_heads().where(HEADS.c.object_id == object_id)
+        if not include_deleted:
+            statement = statement.where(HEADS.c.tombstone.is_(False))
+        with self.database.read() as connection:
+            row = connection.execute(statement).first()
+        return stored_version(row) if row else None
+
+    def history(self, object_id: str) -> list[StoredVersion]:
+        """Every archived version of an object, oldest first, tombstones included."""
+        statement = (
+            select(*VERSION_COLUMNS).where(VERSIONS.c.object_id == object_id).order_by(VERSIONS.c.version)
+        )
+        with self.database.read() as connection:
+            return [stored_version(row) for row in connection.execute(statement)]
+
+    def find(
+        self,
+        object_type: ObjectType,
+        filters: Filters = Filters(),
+        *,
+        order: Order = "asc",
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> list[StoredVersion]:
+        """Current objects of one type matching ``filters``, ordered by creation time.
+
+        ``after`` continues from the object with that ID (keyset paging, like the API's cursors).
+        """
+        statement = _joined_heads().where(HEADS.c.object_type == object_type)
+        statement = _apply_filters(statement, object_type, filters)
+        created = func.coalesce(HEADS.c.created_at, 0)
+        if after is not None:
+            with self.database.read() as connection:
+                anchor = connection.execute(
+                    select(created.label("created"), HEADS.c.first_seq).where(HEADS.c.object_id == after)
+                ).first()
+            if anchor is not None:
+                key = (created, HEADS.c.first_seq)
+                later = or_(
+                    key[0] > anchor.created, and_(key[0] == anchor.created, key[1] > anchor.first_seq)
+                )
+                earlier = or_(
+                    key[0] < anchor.created, and_(key[0] == anchor.created, key[1] < anchor.first_seq)
+                )
+                statement = statement.where(later if order == "asc" else earlier)
+        if order == "asc":
+            statement = statement.order_by(created.asc(), HEADS.c.first_seq.asc())
+        else:
+            statement = statement.order_by(created.desc(), HEADS.c.first_seq.desc())
+        if limit is not None:
+            statement = statement.limit(limit)
+        with self.database.read() as connection:
+            return [stored_version(row) for row in connection.execute(statement)]
+
+    def iter_find(
+        self,
+        object_type: ObjectType,
+        filters: Filters = Filters(),
+        *,
+        order: Order = "asc",
+        page_size: int = 500,
+    ) -> Iterator[StoredVersion]:
+        """Like :meth:`find`, but in pages, so memory stays flat however many objects match."""
+        after: str | None = None
+        while True:
+            page = self.find(object_type, filters, order=order, limit=page_size, after=after)
+            yield from page
+            if len(page) < page_size:
+                return
+            after = page[-1].object_id
+
+    def count(self, object_type: ObjectType, filters: Filters = Filters()) -> int:
+        statement = _apply_filters(
+            select(func.count()).select_from(HEADS).where(HEADS.c.object_type == object_type),
+            object_type,
+            filters,
+        )
+        with self.database.read() as connection:
+            return int(connection.execute(statement).scalar_one())
+
+    def object_type_of(self, object_id: str) -> ObjectType | None:
+        with self.database.read() as connection:
+            value = connection.execute(
+                select(HEADS.c.object_type).where(HEADS.c.object_id == object_id)
+            ).scalar()
+        return value
+
+    def thread_of(self, object_id: str) -> str | None:
+        """The thread an archived message, run or step belongs to."""
+        with self.database.read() as connection:
+            return connection.execute(
+                select(HEADS.c.thread_id).where(HEADS.c.object_id == object_id)
+            ).scalar()
+
+
+def _joined_heads() -> Select[Any]:
+    return select(*VERSION_COLUMNS).select_from(
+        HEADS.join(
+            VERSIONS, and_(VERSIONS.c.object_id == HEADS.c.object_id, VERSIONS.c.version == HEADS.c.version)
+        )
+    )
+
+
+def _apply_filters(statement: Select[Any], object_type: ObjectType, filters: Filters) -> Select[Any]:
+    if not filters.include_deleted:
+        statement = statement.where(HEADS.c.tombstone.is_(False))
+    if filters.thread_id is not None:
+        statement = statement.where(HEADS.c.thread_id == filters.thread_id)
+    if filters.run_id is not None:
+        statement = statement.where(HEADS.c.run_id == filters.run_id)
+    if filters.status is not None:
+        statement = statement.where(HEADS.c.status == filters.status)
+    if filters.assistant_id is not None:
+        if object_type == "thread":
+            # A thread belongs to every assistant that ran on it.
+            ran = HEADS.alias("ran")
+            statement = statement.where(
+                exists().where(
+                    ran.c.thread_id == HEADS.c.object_id,
+                    ran.c.object_type == "run",
+                    ran.c.assistant_id == filters.assistant_id,
+                )
+            )
+        else:
+            statement = statement.where(HEADS.c.assistant_id == filters.assistant_id)
+    if filters.created_after is not None:
+        statement = statement.where(HEADS.c.created_at >= filters.created_after)
+    if filters.created_before is not None:
+        statement = statement.where(HEADS.c.created_at < filters.created_before)
+    for key, value in (filters.metadata or {}).items():
+        pair = HEAD_METADATA.alias()
+        statement = statement.where(
+            exists().where(pair.c.object_id == HEADS.c.object_id, pair.c.key == key, pair.c.value == value)
+        )
+    return statement

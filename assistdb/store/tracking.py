@@ -1,0 +1,87 @@
+"""Which threads the archive keeps in sync, where each sync left off, and who is syncing it now."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from assistdb.store.archive import now_us
+from assistdb.store.database import Database
+from assistdb.store.schema import TrackedThread
+
+TRACKED = TrackedThread.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class SyncCursor:
+    thread_id: str
+    message_cursor: str | None
+    run_cursor: str | None
+    last_synced_at_us: int | None
+    gone: bool
+
+
+def track(connection: Connection, thread_ids: Iterable[str]) -> None:
+    """Start keeping these threads in sync (a no-op for threads already tracked)."""
+    rows = [{"thread_id": thread_id, "tracked_at_us": now_us(), "gone": False} for thread_id in thread_ids]
+    if not rows:
+        return
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    connection.execute(insert(TRACKED).on_conflict_do_nothing(index_elements=["thread_id"]), rows)
+
+
+def checkpoint(connection: Connection, thread_id: str, **cursors: str | bool | int | None) -> None:
+    """Move a thread's sync cursors forward, inside the transaction that stored the page."""
+    connection.execute(update(TRACKED).where(TRACKED.c.thread_id == thread_id).values(**cursors))
+
+
+class Tracking:
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    def track(self, thread_ids: Iterable[str]) -> None:
+        with self.database.write() as connection:
+            track(connection, thread_ids)
+
+    def cursor(self, thread_id: str) -> SyncCursor | None:
+        with self.database.read() as connection:
+            row = connection.execute(select(TRACKED).where(TRACKED.c.thread_id == thread_id)).first()
+        if row is None:
+            return None
+        return SyncCursor(row.thread_id, row.message_cursor, row.run_cursor, row.last_synced_at_us, row.gone)
+
+    def thread_ids(self, *, include_gone: bool = False) -> list[str]:
+        statement = select(TRACKED.c.thread_id).order_by(TRACKED.c.tracked_at_us, TRACKED.c.thread_id)
+        if not include_gone:
+            statement = statement.where(TRACKED.c.gone.is_(False))
+        with self.database.read() as connection:
+            return list(connection.execute(statement).scalars())
+
+    def claim(self, thread_id: str, owner: str, lease_seconds: float) -> bool:
+        """Lease a thread for syncing; False if another live worker holds it."""
+        now = now_us()
+        with self.database.write() as connection:
+            result = connection.execute(
+                update(TRACKED)
+                .where(
+                    TRACKED.c.thread_id == thread_id,
+                    or_(
+                        TRACKED.c.lease_until_us.is_(None),
+                        TRACKED.c.lease_until_us < now,
+                        TRACKED.c.lease_owner == owner,
+                    ),
+                )
+                .values(lease_owner=owner, lease_until_us=now + int(lease_seconds * 1_000_000))
+            )
+            return bool(result.rowcount)
+
+    def release(self, thread_id: str, owner: str) -> None:
+        with self.database.write() as connection:
+            connection.execute(
+                update(TRACKED)
+                .where(TRACKED.c.thread_id == thread_id, TRACKED.c.lease_owner == owner)
+                .values(lease_owner=None, lease_until_us=None)
+            )
