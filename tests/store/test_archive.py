@@ -38,7 +38,9 @@ def test_a_changed_object_gets_a_new_version_and_history_keeps_both(store: Store
 
 
 def test_the_same_object_twice_in_one_page_is_stored_once_per_distinct_content(store: Store) -> None:
-    result = store.record([factories.thread(topic="x"), factories.thread(topic="x"), factories.thread(topic="y")])
+    result = store.record(
+        [factories.thread(topic="x"), factories.thread(topic="x"), factories.thread(topic="y")]
+    )
 
     assert result.stored == ["thread_a", "thread_a"] and result.unchanged == 1
 
@@ -76,10 +78,14 @@ def test_a_page_of_one_hundred_messages_is_one_transaction(store: Store) -> None
 
 
 def test_versions_chain_per_thread_and_per_assistant(store: Store) -> None:
-    store.record([factories.assistant(), factories.thread(), factories.message("msg_1"), factories.run("run_1")])
+    store.record(
+        [factories.assistant(), factories.thread(), factories.message("msg_1"), factories.run("run_1")]
+    )
 
-    thread_chain = [(v.chain_id, v.chain_seq) for v in
-                    (store.reader.history(i)[0] for i in ("thread_a", "msg_1", "run_1"))]
+    thread_chain = [
+        (v.chain_id, v.chain_seq)
+        for v in (store.reader.history(i)[0] for i in ("thread_a", "msg_1", "run_1"))
+    ]
     assistant_version = store.reader.history("asst_a")[0]
     assert thread_chain == [("thread_a", 1), ("thread_a", 2), ("thread_a", 3)]
     assert (assistant_version.chain_id, assistant_version.chain_seq) == ("asst_a", 1)

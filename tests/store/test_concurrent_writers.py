@@ -24,7 +24,9 @@ def _write_pages(url: str, worker: int, pages: int) -> None:
 
 
 @pytest.mark.parametrize("workers", [4])
-def test_concurrent_writers_store_each_version_once_and_the_chain_verifies(database_url: str, workers: int) -> None:
+def test_concurrent_writers_store_each_version_once_and_the_chain_verifies(
+    database_url: str, workers: int
+) -> None:
     store = Store(database_url)
     store.record([factories.thread()])
     context = multiprocessing.get_context("spawn")

@@ -31,7 +31,9 @@ def test_a_new_database_is_migrated_on_first_use(database_url: str) -> None:
 def test_autogenerate_finds_no_difference_between_models_and_migrations(database_url: str) -> None:
     store = Store(database_url)
     with store.database.read() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}), metadata)
+        differences = compare_metadata(
+            MigrationContext.configure(connection, opts={"compare_type": True}), metadata
+        )
     store.close()
 
     assert differences == []
@@ -65,10 +67,21 @@ def test_alembic_command_line_works_from_the_source_tree(tmp_path: Path) -> None
     url = f"sqlite:///{tmp_path / 'cli.sqlite3'}"
     environment = {**os.environ, "ASSISTDB_DATABASE_URL": url}
 
-    subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=REPO, env=environment, check=True,
-                   capture_output=True)
-    offline = subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head", "--sql"], cwd=REPO,
-                             env=environment, check=True, capture_output=True, text=True)
+    subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=REPO,
+        env=environment,
+        check=True,
+        capture_output=True,
+    )
+    offline = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head", "--sql"],
+        cwd=REPO,
+        env=environment,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
 
     assert migrations.current_revision(Database(url)) == migrations.head_revision()
     assert "CREATE TABLE versions" in offline.stdout and "CREATE TRIGGER" in offline.stdout

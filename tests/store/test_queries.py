@@ -13,13 +13,21 @@ from tests import factories
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
     s = Store(database_url)
-    s.record([factories.thread("thread_a", created_at=100, team="red"),
-              factories.message("msg_a1", "thread_a", created_at=100),
-              factories.message("msg_a2", "thread_a", created_at=100, text="same second"),
-              factories.message("msg_a0", "thread_a", created_at=99, text="earlier"),
-              factories.run("run_a", "thread_a", assistant_id="asst_x", status="completed")])
-    s.record([factories.thread("thread_b", created_at=200, team="blue"),
-              factories.run("run_b", "thread_b", assistant_id="asst_y", status="failed", created_at=200)])
+    s.record(
+        [
+            factories.thread("thread_a", created_at=100, team="red"),
+            factories.message("msg_a1", "thread_a", created_at=100),
+            factories.message("msg_a2", "thread_a", created_at=100, text="same second"),
+            factories.message("msg_a0", "thread_a", created_at=99, text="earlier"),
+            factories.run("run_a", "thread_a", assistant_id="asst_x", status="completed"),
+        ]
+    )
+    s.record(
+        [
+            factories.thread("thread_b", created_at=200, team="blue"),
+            factories.run("run_b", "thread_b", assistant_id="asst_y", status="failed", created_at=200),
+        ]
+    )
     s.record([factories.thread("thread_c", created_at=300, team="red")])
     yield s
     s.close()

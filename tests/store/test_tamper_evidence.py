@@ -45,16 +45,25 @@ def behind_the_triggers(store: Store) -> Iterator[Connection]:
                     connection.execute(text(sql))
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE versions SET body = '{}' WHERE object_id = 'msg_2'",
-    "DELETE FROM versions WHERE object_id = 'msg_2'",
-    "UPDATE tool_calls SET output = 'x'",
-    "DELETE FROM tool_calls",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE versions SET body = '{}' WHERE object_id = 'msg_2'",
+        "DELETE FROM versions WHERE object_id = 'msg_2'",
+        "UPDATE tool_calls SET output = 'x'",
+        "DELETE FROM tool_calls",
+    ],
+)
 def test_the_database_refuses_update_and_delete_on_archive_tables(store: Store, statement: str) -> None:
     if "tool_calls" in statement:
-        store.tools.start(call_id="call_1", run_id="run_1", thread_id="thread_a", function_name="f",
-                          arguments="{}", attempt=1)
+        store.tools.start(
+            call_id="call_1",
+            run_id="run_1",
+            thread_id="thread_a",
+            function_name="f",
+            arguments="{}",
+            attempt=1,
+        )
     with pytest.raises(exc.DBAPIError, match="append-only"), store.database.write() as connection:
         connection.execute(text(statement))
 
@@ -68,7 +77,9 @@ def test_a_clean_archive_verifies(store: Store) -> None:
 
 def test_an_altered_body_is_named(store: Store) -> None:
     with behind_the_triggers(store) as connection:
-        connection.execute(text("UPDATE versions SET body = replace(body, 'hello', 'HELLO') WHERE object_id = 'msg_3'"))
+        connection.execute(
+            text("UPDATE versions SET body = replace(body, 'hello', 'HELLO') WHERE object_id = 'msg_3'")
+        )
 
     report = verify(store)
 
@@ -81,7 +92,7 @@ def test_a_removed_row_is_named(store: Store) -> None:
     with behind_the_triggers(store) as connection:
         connection.execute(text("DELETE FROM versions WHERE object_id = 'msg_1'"))
 
-    problem, = verify(store).problems
+    (problem,) = verify(store).problems
     assert (problem.chain_seq, problem.kind) == (3, "removed")
 
 
@@ -89,7 +100,7 @@ def test_a_removed_last_row_is_named(store: Store) -> None:
     with behind_the_triggers(store) as connection:
         connection.execute(text("DELETE FROM versions WHERE chain_id = 'thread_a' AND chain_seq = 7"))
 
-    problem, = verify(store).problems
+    (problem,) = verify(store).problems
     assert (problem.chain_seq, problem.kind) == (7, "removed")
 
 
@@ -97,16 +108,22 @@ def test_an_inserted_row_is_named_even_when_its_hashes_are_well_formed(store: St
     tip = store.reader.history("thread_a")[-1]
     body = hashing.canonical_json(factories.message("msg_forged", text="I never said this"))
     forged = {
-        "chain_id": "thread_a", "chain_seq": tip.chain_seq + 1, "object_type": "message",
-        "object_id": "msg_forged", "version": 1, "tombstone": False, "observed_at_us": tip.observed_at_us,
+        "chain_id": "thread_a",
+        "chain_seq": tip.chain_seq + 1,
+        "object_type": "message",
+        "object_id": "msg_forged",
+        "version": 1,
+        "tombstone": False,
+        "observed_at_us": tip.observed_at_us,
         "content_hash": hashing.content_hash(body),
     }
     forged["row_hash"] = hashing.row_hash(prev_hash=tip.row_hash, **forged)  # type: ignore[arg-type]
     with behind_the_triggers(store) as connection:
-        connection.execute(insert(VERSIONS).values(thread_id="thread_a", body=body, prev_hash=tip.row_hash,
-                                                   **forged))
+        connection.execute(
+            insert(VERSIONS).values(thread_id="thread_a", body=body, prev_hash=tip.row_hash, **forged)
+        )
 
-    problem, = verify(store).problems
+    (problem,) = verify(store).problems
     assert (problem.chain_id, problem.chain_seq, problem.kind) == ("thread_a", tip.chain_seq + 1, "inserted")
 
 
