@@ -12,10 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from assistdb.store import hashing
+from assistdb.store.bulk import bulk_insert
 from assistdb.store.objects import Indexed, ObjectType, index_of, tombstone_body
 from assistdb.store.schema import Chain, Head, HeadMetadata, Version
 
@@ -187,7 +188,7 @@ class ArchiveWriter:
             changed[index.object_id] = (item, state)
             result.stored.append(index.object_id)
         if version_rows:
-            self.connection.execute(insert(VERSIONS), version_rows)
+            bulk_insert(self.connection, VERSIONS, version_rows)
             self._write_heads(chain_id, changed)
             self.connection.execute(
                 update(CHAINS)
@@ -243,14 +244,9 @@ class ArchiveWriter:
                     {"object_id": object_id, "key": key, "value": value}
                     for key, value in index.metadata.items()
                 )
-        statement = self._dialect_insert(HEADS)
-        updated = {name: statement.excluded[name] for name in head_rows[0] if name != "object_id"}
-        self.connection.execute(
-            statement.on_conflict_do_update(index_elements=["object_id"], set_=updated), head_rows
-        )
+        bulk_insert(self.connection, HEADS, head_rows, upsert_on="object_id")
         self.connection.execute(delete(HEAD_METADATA).where(HEAD_METADATA.c.object_id.in_(list(changed))))
-        if metadata_rows:
-            self.connection.execute(insert(HEAD_METADATA), metadata_rows)
+        bulk_insert(self.connection, HEAD_METADATA, metadata_rows)
 
     def _dialect_insert(self, table: Any) -> Any:
         return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
