@@ -1,0 +1,285 @@
+"""The ASGI application: the ``/v1`` request pipeline and the ``/_assistdb`` extensions.
+
+Every ``/v1`` request goes through the same steps, in the real API's order of refusals: route
+(404/405), API key (401), injected fault or latency, ``OpenAI-Beta`` header (400), JSON body
+(400), then the operation. Whatever goes wrong, the client gets an OpenAI-shaped error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import math
+import re
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.types import Receive, Scope, Send
+
+from assistdb.server import routes
+from assistdb.server.config import ServerConfig
+from assistdb.server.errors import ApiError, internal_error, invalid
+from assistdb.server.faults import FaultInjector
+from assistdb.server.ids import IdFactory
+from assistdb.server.lifecycle import RunEngine
+from assistdb.server.operations import Api, Call, Reply, Result, StreamReply
+from assistdb.server.persistence import Journal, open_journal
+from assistdb.server.request_models import SeedThread
+from assistdb.server.seeding import seed_thread
+from assistdb.server.state import Store
+from assistdb.server.stats import RequestStats
+from assistdb.server.validation import parse_body
+
+log = logging.getLogger("assistdb.server")
+
+ResponseHook = Callable[[str, int, object], None]
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+_ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+BETA_HEADER_MESSAGE = (
+    "You must provide the 'OpenAI-Beta' header to access the Assistants API. "
+    "Please try again by setting the header 'OpenAI-Beta: assistants=v2'."
+)
+BAD_JSON_MESSAGE = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+    "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON.)"
+)
+
+
+class AssistantsApp:
+    """An Assistants v2 server in one ASGI callable; its state lives on the serving event loop."""
+
+    def __init__(
+        self,
+        config: ServerConfig,
+        *,
+        on_response: ResponseHook | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.on_response = on_response
+        self.clock = clock
+        self.stats = RequestStats()
+        self.store = Store(IdFactory(config.seed))
+        self.journal: Journal | None = (
+            open_journal(self.store, config.state_file) if config.state_file else None
+        )
+        self.engine = RunEngine(self.store, config, clock)
+        self.api = Api(self.store, self.engine, config, clock)
+        self.faults = FaultInjector(config)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        path = request.url.path
+        if path.startswith("/_assistdb/"):
+            response = await self._extension(request)
+        elif path == "/v1" or path.startswith("/v1/"):
+            response = await self._api(request)
+        else:
+            response = _error_response(ApiError(404, f"Invalid URL ({request.method} {path})"))
+        await response(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    def stop_streams(self) -> None:
+        """End open event streams now, so that shutting down does not wait for runs to rest."""
+        self.engine.close_all()
+
+    def close(self) -> None:
+        self.stop_streams()
+        if self.journal is not None:
+            self.journal.close()
+
+    # /v1 ------------------------------------------------------------------------------------
+
+    async def _api(self, request: Request) -> Response:
+        started = time.perf_counter()
+        try:
+            found = routes.match(request.method, request.url.path)
+        except ApiError as exc:
+            self.stats.count(None)
+            return _error_response(exc)
+        route = found.route
+        self.stats.count(route.key)
+        try:
+            self._authorize(request)
+            disruption = self.faults.draw()
+            if disruption.delay > 0:
+                await asyncio.sleep(disruption.delay)
+            if disruption.fault is not None:
+                self.stats.count_fault()
+                raise disruption.fault
+            _check_beta_header(request)
+            body = await _read_json(request) if route.takes_body else {}
+            call = Call(params=found.params, query=_query(request), body=body)
+            result: Result = route.handler(self.api, call)
+        except ApiError as exc:
+            result = Reply(exc.body(), exc.status, exc.headers)
+        except Exception:
+            log.exception("internal error in %s", route.operation_id)
+            error = internal_error()
+            result = Reply(error.body(), error.status)
+        if isinstance(result, StreamReply):
+            return StreamingResponse(
+                result.events,
+                media_type="text/event-stream; charset=utf-8",
+                headers={"cache-control": "no-cache", "x-request-id": _request_id()},
+            )
+        try:
+            content = _encode(result.body)
+        except (TypeError, ValueError):
+            log.exception("cannot encode the response of %s", route.operation_id)
+            result = Reply(internal_error().body(), 500)
+            content = _encode(result.body)
+        self._notify(route.operation_id, result.status, result.body)
+        headers = {
+            "openai-version": "2020-10-01",
+            "openai-processing-ms": str(int((time.perf_counter() - started) * 1000)),
+            "x-request-id": _request_id(),
+            **result.headers,
+        }
+        return Response(content, result.status, headers, media_type="application/json")
+
+    def _authorize(self, request: Request) -> None:
+        expected = self.config.api_key
+        if expected is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiError(
+                401,
+                "You didn't provide an API key. You need to provide your API key in an Authorization header "
+                "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
+                code="invalid_api_key",
+            )
+        if not hmac.compare_digest(token.strip().encode(), expected.encode()):
+            raise ApiError(
+                401,
+                "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
+                code="invalid_api_key",
+            )
+
+    def _notify(self, operation_id: str, status: int, body: object) -> None:
+        hook = self.on_response
+        if hook is None:
+            return
+        try:
+            hook(operation_id, status, body)
+        except Exception:
+            log.exception("on_response hook failed")
+
+    # /_assistdb -----------------------------------------------------------------------------
+
+    async def _extension(self, request: Request) -> Response:
+        """Server extensions outside the API: no faults or latency, but the API key applies."""
+        method, path = request.method, request.url.path
+        try:
+            self._authorize(request)
+            if path == "/_assistdb/health" and method == "GET":
+                return _json({"status": "ok"})
+            if path == "/_assistdb/stats" and method == "GET":
+                return _json(self.stats.snapshot())
+            if path == "/_assistdb/stats/reset" and method == "POST":
+                self.stats.reset()
+                return _json(self.stats.snapshot())
+            if path == "/_assistdb/seed" and method == "POST":
+                seed = parse_body(SeedThread, await _read_json(request))
+                thread_id = self.seed(seed.messages, seed.runs, seed.metadata, seed.assistant_id)
+                return _json({"thread_id": thread_id})
+            raise ApiError(404, f"Invalid URL ({method} {path})")
+        except ApiError as exc:
+            return _error_response(exc)
+
+    def seed(
+        self, messages: int, runs: int, metadata: dict[str, str] | None, assistant_id: str | None
+    ) -> str:
+        """Seed a thread; call on the event loop thread (``LocalServer`` does that for you)."""
+        return seed_thread(
+            self.store, self.clock, messages=messages, runs=runs, metadata=metadata, assistant_id=assistant_id
+        )
+
+
+def _check_beta_header(request: Request) -> None:
+    values = [part.strip() for part in request.headers.get("openai-beta", "").split(",")]
+    if "assistants=v2" not in values:
+        raise ApiError(400, BETA_HEADER_MESSAGE, code="invalid_beta")
+
+
+async def _read_json(request: Request) -> object:
+    raw = await request.body()
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(
+            413, f"Request body too large: {len(raw)} bytes, at most {MAX_BODY_BYTES} are accepted."
+        )
+    if not raw.strip():
+        return {}
+    try:
+        decoded: object = json.loads(raw, parse_constant=_refuse_constant, parse_float=_finite_float)
+        if _ESCAPED_SURROGATE.search(raw):
+            _encode(decoded)  # a lone surrogate (half of an escaped pair) cannot be stored or sent back
+    except (ValueError, RecursionError):
+        raise invalid(BAD_JSON_MESSAGE) from None
+    return decoded
+
+
+def _refuse_constant(name: str) -> object:
+    """``NaN`` and ``Infinity`` are not JSON; Python's parser accepts them unless told otherwise."""
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _finite_float(text: str) -> float:
+    """Refuse numbers too large for a double (``1e400``), which could not be sent back as JSON."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
+def _query(request: Request) -> dict[str, list[str]]:
+    query: dict[str, list[str]] = {}
+    for name, value in request.query_params.multi_items():
+        query.setdefault(name, []).append(value)
+    return query
+
+
+def _encode(body: object) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _json(body: Any, status: int = 200) -> Response:
+    return Response(_encode(body), status, media_type="application/json")
+
+
+def _error_response(error: ApiError) -> Response:
+    return Response(_encode(error.body()), error.status, error.headers, media_type="application/json")
+
+
+def _request_id() -> str:
+    return f"req_{uuid.uuid4().hex}"
+
+
+def create_app(
+    config: ServerConfig | None = None, *, on_response: ResponseHook | None = None
+) -> AssistantsApp:
+    """Build the ASGI app (serve it with any ASGI server; ``LocalServer`` uses uvicorn)."""
+    return AssistantsApp(config or ServerConfig(), on_response=on_response)

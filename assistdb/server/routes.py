@@ -1,0 +1,92 @@
+"""The route table of ``/v1``: method, path template, operation ID (as in the spec) and handler."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from assistdb.server.errors import ApiError
+from assistdb.server.operations import Api, Call, Result
+
+Handler = Callable[[Api, Call], Result]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    operation_id: str
+    handler: Handler
+    takes_body: bool = False
+    pattern: re.Pattern[str] = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template)
+        object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+
+    @property
+    def key(self) -> str:
+        """How stats name the route, e.g. ``GET /v1/threads/{thread_id}/messages``."""
+        return f"{self.method} {self.template}"
+
+
+def _post(template: str, operation_id: str, handler: Handler, *, takes_body: bool = True) -> Route:
+    return Route("POST", template, operation_id, handler, takes_body)
+
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", "/v1/assistants", "listAssistants", Api.list_assistants),
+    _post("/v1/assistants", "createAssistant", Api.create_assistant),
+    Route("GET", "/v1/assistants/{assistant_id}", "getAssistant", Api.get_assistant),
+    _post("/v1/assistants/{assistant_id}", "modifyAssistant", Api.modify_assistant),
+    Route("DELETE", "/v1/assistants/{assistant_id}", "deleteAssistant", Api.delete_assistant),
+    _post("/v1/threads", "createThread", Api.create_thread),
+    _post("/v1/threads/runs", "createThreadAndRun", Api.create_thread_and_run),
+    Route("GET", "/v1/threads/{thread_id}", "getThread", Api.get_thread),
+    _post("/v1/threads/{thread_id}", "modifyThread", Api.modify_thread),
+    Route("DELETE", "/v1/threads/{thread_id}", "deleteThread", Api.delete_thread),
+    Route("GET", "/v1/threads/{thread_id}/messages", "listMessages", Api.list_messages),
+    _post("/v1/threads/{thread_id}/messages", "createMessage", Api.create_message),
+    Route("GET", "/v1/threads/{thread_id}/messages/{message_id}", "getMessage", Api.get_message),
+    _post("/v1/threads/{thread_id}/messages/{message_id}", "modifyMessage", Api.modify_message),
+    Route("DELETE", "/v1/threads/{thread_id}/messages/{message_id}", "deleteMessage", Api.delete_message),
+    Route("GET", "/v1/threads/{thread_id}/runs", "listRuns", Api.list_runs),
+    _post("/v1/threads/{thread_id}/runs", "createRun", Api.create_run),
+    Route("GET", "/v1/threads/{thread_id}/runs/{run_id}", "getRun", Api.get_run),
+    _post("/v1/threads/{thread_id}/runs/{run_id}", "modifyRun", Api.modify_run),
+    _post("/v1/threads/{thread_id}/runs/{run_id}/cancel", "cancelRun", Api.cancel_run, takes_body=False),
+    Route("GET", "/v1/threads/{thread_id}/runs/{run_id}/steps", "listRunSteps", Api.list_run_steps),
+    Route("GET", "/v1/threads/{thread_id}/runs/{run_id}/steps/{step_id}", "getRunStep", Api.get_run_step),
+    _post(
+        "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
+        "submitToolOuputsToRun",
+        Api.submit_tool_outputs,
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Match:
+    route: Route
+    params: dict[str, str]
+
+
+def match(method: str, path: str) -> Match:
+    """The route for a request; literal segments win over parameters (``/threads/runs``).
+
+    Raises the real API's 404 for an unknown path, and 405 for a known path with another method.
+    """
+    candidates: list[tuple[Route, dict[str, str]]] = []
+    for route in ROUTES:
+        found = route.pattern.match(path)
+        if found is not None:
+            candidates.append((route, found.groupdict()))
+    if not candidates:
+        raise ApiError(404, f"Invalid URL ({method} {path})")
+    allowed = [(route, params) for route, params in candidates if route.method == method]
+    if not allowed:
+        methods = ", ".join(sorted({route.method for route, _ in candidates}))
+        raise ApiError(405, f"Invalid method for URL ({method} {path})", headers={"Allow": methods})
+    route, params = min(allowed, key=lambda item: len(item[1]))
+    return Match(route, params)

@@ -1,0 +1,140 @@
+"""``assistdb serve`` as a real subprocess: the listening line, real calls, clean SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from click.testing import CliRunner
+
+from assistdb.cli.main import cli
+from assistdb.cli.serve import serve
+
+LISTENING = re.compile(r"^assistdb server listening on (http://127\.0\.0\.1:(\d+)/v1)$")
+
+
+class Served:
+    """An ``assistdb serve --port 0`` subprocess; ``base_url`` waits for its listening line."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "assistdb", "serve", "--port", "0", "--run-latency", "0.05", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self._base_url: str | None = None
+
+    @property
+    def base_url(self) -> str:
+        if self._base_url is None:
+            assert self.process.stdout is not None
+            line = self.process.stdout.readline().rstrip("\n")
+            found = LISTENING.match(line)
+            if found is None:
+                self.process.kill()
+                raise AssertionError(
+                    f"unexpected first line {line!r}; stderr: {self.process.communicate()[1]}"
+                )
+            self._base_url = found.group(1)
+        return self._base_url
+
+    def end(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.communicate()
+
+
+@pytest.fixture(scope="module")
+def state_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli-state")
+
+
+@pytest.fixture(scope="module")
+def servers(state_dir: Path) -> Iterator[dict[str, Served]]:
+    """Both subprocesses start at once, so their (slow) imports overlap."""
+    started = {
+        "sigterm": Served(
+            "--api-key", "sk-cli-secret", "--seed", "3", "--state", str(state_dir / "state.jsonl")
+        ),
+        "sigint": Served(env={"ASSISTDB_SERVER_API_KEY": "sk-from-env"}),
+    }
+    yield started
+    for served in started.values():
+        served.end()
+
+
+def test_serve_answers_persists_and_stops_on_sigterm(servers: dict[str, Served], state_dir: Path) -> None:
+    served = servers["sigterm"]
+    state, base_url, process = state_dir / "state.jsonl", served.base_url, served.process
+    with openai.OpenAI(base_url=base_url, api_key="sk-cli-secret") as client:
+        assistant = client.beta.assistants.create(model="gpt-4o", name="persisted")
+        run = client.beta.threads.create_and_run_poll(
+            assistant_id=assistant.id, thread={"messages": [{"role": "user", "content": "over the wire"}]}
+        )
+        assert run.status == "completed"
+        stats = httpx.get(
+            base_url.replace("/v1", "/_assistdb/stats"), headers={"Authorization": "Bearer sk-cli-secret"}
+        ).json()
+        assert stats["by_route"]["POST /v1/threads/runs"] == 1
+        # a stream left open at shutdown must not hold the server up
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "/sleep 30"}])
+        stream = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id, stream=True)
+        assert next(iter(stream)).event == "thread.run.created"
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=15)
+        assert time.monotonic() - started < 5
+        stream.close()
+    assert process.returncode == 0
+    assert stdout == ""  # the listening line was the only output
+    assert "sk-cli-secret" not in stderr
+    assert '"name":"persisted"' in state.read_text()
+
+
+def test_sigint_stops_cleanly_and_key_comes_from_env(servers: dict[str, Served]) -> None:
+    served = servers["sigint"]
+    base_url, process = served.base_url, served.process
+    with (
+        openai.OpenAI(base_url=base_url, api_key="wrong") as client,
+        pytest.raises(openai.AuthenticationError),
+    ):
+        client.beta.assistants.list()
+    with openai.OpenAI(base_url=base_url, api_key="sk-from-env") as client:
+        assert client.beta.assistants.list().data == []
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=15) == 0
+
+
+def test_a_bad_option_is_one_line_on_stderr() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--fault-rate", "1.5"])
+    assert result.exit_code == 2 and result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Invalid value for '--fault-rate'" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["--rate-limit-share", "2"], "--rate-limit-share"),
+        (["--spike-rate", "-1"], "--spike-rate"),
+        (["--run-expiry", "0"], "--run-expiry"),
+        (["--run-latency", "-0.1"], "--run-latency"),
+        (["--port", "70000"], "--port"),
+        (["--poll-after-ms", "-5"], "--poll-after-ms"),
+    ],
+)
+def test_options_are_validated(args: list[str], option: str) -> None:
+    result = CliRunner().invoke(serve, args)
+    assert result.exit_code == 2
+    assert f"Invalid value for '{option}'" in result.output
