@@ -4,12 +4,13 @@ for the assistants surface, and with its errors turned into assistdb's own."""
 from __future__ import annotations
 
 import functools
+import inspect
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar, cast
 
 import openai
-from openai._legacy_response import LegacyAPIResponse, to_raw_response_wrapper
+from openai._legacy_response import LegacyAPIResponse, async_to_raw_response_wrapper, to_raw_response_wrapper
 
 from assistdb import errors
 from assistdb.secrets import redact
@@ -19,16 +20,16 @@ R = TypeVar("R")
 
 
 def quiet(method: Callable[P, R]) -> Callable[P, R]:
-    """The SDK method without the ``@deprecated`` wrapper that warns on every call.
+    """The bound SDK method without its decorators, among them the ``@deprecated`` wrappers that
+    warn on every call (some methods carry several layers).
 
-    Calling the wrapped function directly is safe under threads, unlike toggling the global
-    warning filters around each call.
+    Calling the undecorated function is safe under threads, unlike toggling the global warning
+    filters around each call.
     """
-    inner = getattr(method, "__wrapped__", None)
     owner = getattr(method, "__self__", None)
-    if inner is None or owner is None:
+    if owner is None:
         return method
-    return cast(Callable[P, R], functools.partial(inner, owner))
+    return cast(Callable[P, R], functools.partial(inspect.unwrap(method), owner))
 
 
 def call(method: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
@@ -48,6 +49,14 @@ async def acall(method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any
     """The asyncio twin of :func:`call`."""
     with translate_api_errors():
         return await quiet(method)(*args, **kwargs)
+
+
+async def acall_raw(method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> LegacyAPIResponse[Any]:
+    """The asyncio twin of :func:`call_raw`."""
+    raw = async_to_raw_response_wrapper(quiet(method))
+    with translate_api_errors():
+        response: LegacyAPIResponse[Any] = await raw(*args, **kwargs)
+        return response
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openai.types.beta.threads import Run
 
@@ -14,6 +14,9 @@ from assistdb.repositories.base import Repository
 from assistdb.repositories.validation import check_id, check_metadata
 from assistdb.store import Filters
 from assistdb.store.queries import Order
+
+if TYPE_CHECKING:
+    from assistdb.runner.driving import ToolsArgument
 
 
 class RunsRepository(Repository[Run]):
@@ -30,6 +33,62 @@ class RunsRepository(Repository[Run]):
         )
         self._record(run)
         return run
+
+    def create_and_wait(
+        self,
+        thread_id: str,
+        *,
+        assistant_id: str,
+        tools: ToolsArgument = None,
+        timeout: float | None = None,
+        cancel_on_timeout: bool = True,
+        stream: bool = False,
+        **create_params: Any,
+    ) -> Run:
+        """Create a run and drive it to its end (see :meth:`wait`)."""
+        from assistdb.runner.engine import RunEngine  # the engine builds on these repositories
+
+        check_metadata(create_params.get("metadata"))
+        return RunEngine(self._owner).create_and_wait(
+            check_id("thread", thread_id),
+            assistant_id=check_id("assistant", assistant_id),
+            tools=tools,
+            timeout=timeout,
+            cancel_on_timeout=cancel_on_timeout,
+            stream=stream,
+            **create_params,
+        )
+
+    def wait(
+        self,
+        run_id: str,
+        *,
+        thread_id: str | None = None,
+        tools: ToolsArgument = None,
+        timeout: float | None = None,
+        cancel_on_timeout: bool = True,
+        stream: bool = False,
+    ) -> Run:
+        """Drive a run to a terminal status and return it, answering its tool calls with
+        ``tools`` (a :class:`ToolRegistry` or a list of ``@tool`` functions) exactly once each.
+
+        Every state seen is archived, then the run's steps and messages. Without ``tools``, a
+        run that requires action is returned as it is. Raises :class:`RunTimeoutError` after
+        ``timeout`` seconds (cancelling the run unless ``cancel_on_timeout=False``) and
+        :class:`Interrupted` on Ctrl-C (cancelling the run). ``stream=True`` follows the run's
+        events wherever a request can stream (create, submit), falling back to polling.
+        """
+        from assistdb.runner.engine import RunEngine
+
+        check_id("run", run_id)
+        return RunEngine(self._owner).wait(
+            run_id,
+            thread_id=self._thread_of(run_id, thread_id),
+            tools=tools,
+            timeout=timeout,
+            cancel_on_timeout=cancel_on_timeout,
+            stream=stream,
+        )
 
     def retrieve(self, run_id: str, *, thread_id: str | None = None) -> Run:
         check_id("run", run_id)

@@ -33,10 +33,14 @@ def check_id(object_type: ObjectType, value: Any) -> str:
     for other, prefix in ID_PREFIXES.items():
         if other != object_type and value.startswith(prefix):
             raise InvalidInputError(
-                f"{value!r} is a {_LABELS[other]} ID, not a {label} ID",
+                f"{value!r} is {_a(_LABELS[other])} ID, not {_a(label)} ID",
                 hint=f"{label} IDs start with {ID_PREFIXES[object_type]!r}",
             )
     return value
+
+
+def _a(label: str) -> str:
+    return f"an {label}" if label[0] in "aeiou" else f"a {label}"
 
 
 def check_metadata(metadata: Any) -> dict[str, str] | None:

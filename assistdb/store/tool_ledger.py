@@ -38,6 +38,7 @@ class CallState:
     is_error: bool = False
     finished: bool = False
     submitted: bool = False
+    started_at_us: int | None = None  # when the latest attempt was claimed
     events: list[str] = field(default_factory=list)
 
 
@@ -121,6 +122,7 @@ class ToolLedger:
                 state.events.append(row["event"])
                 if row["event"] == "started":
                     state.attempts = max(state.attempts, row["attempt"])
+                    state.started_at_us = row["recorded_at_us"]
                 elif row["event"] == "finished":
                     state.finished, state.output, state.is_error = True, row["output"], bool(row["is_error"])
                 elif row["event"] == "submitted":
