@@ -16,7 +16,8 @@ def server_process(*options: str) -> Iterator[str]:
     """``assistdb serve`` in a subprocess on a free port; yields its base URL."""
     process = subprocess.Popen(
         [sys.executable, "-m", "assistdb", "serve", "--port", "0", *options],
-        stdout=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None

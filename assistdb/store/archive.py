@@ -61,6 +61,33 @@ class _HeadState:
     first_seq: int
 
 
+def index_rows(
+    index: Indexed, *, version: int, content_hash: str, tombstone: bool, first_seq: int
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """The index rows of an object's latest version: its ``heads`` row and its ``head_metadata``
+    rows (none for a tombstone). ``index`` is that of the latest version that was not a tombstone."""
+    head = {
+        "object_id": index.object_id,
+        "object_type": index.object_type,
+        "chain_id": index.chain_id,
+        "version": version,
+        "content_hash": content_hash,
+        "tombstone": tombstone,
+        "thread_id": index.thread_id,
+        "run_id": index.run_id,
+        "assistant_id": index.assistant_id,
+        "status": index.status,
+        "created_at": index.created_at,
+        "first_seq": first_seq,
+    }
+    pairs = (
+        []
+        if tombstone
+        else [{"object_id": index.object_id, "key": k, "value": v} for k, v in index.metadata.items()]
+    )
+    return head, pairs
+
+
 class ArchiveWriter:
     """Appends versions within one open write transaction."""
 
@@ -221,29 +248,16 @@ class ArchiveWriter:
     def _write_heads(self, chain_id: str, changed: dict[str, tuple[_Pending, _HeadState]]) -> None:
         head_rows = []
         metadata_rows: list[dict[str, str]] = []
-        for object_id, (item, state) in changed.items():
-            index = item.index
-            head_rows.append(
-                {
-                    "object_id": object_id,
-                    "object_type": index.object_type,
-                    "chain_id": chain_id,
-                    "version": state.version,
-                    "content_hash": state.content_hash,
-                    "tombstone": state.tombstone,
-                    "thread_id": index.thread_id,
-                    "run_id": index.run_id,
-                    "assistant_id": index.assistant_id,
-                    "status": index.status,
-                    "created_at": index.created_at,
-                    "first_seq": state.first_seq,
-                }
+        for item, state in changed.values():
+            head, pairs = index_rows(
+                item.index,
+                version=state.version,
+                content_hash=state.content_hash,
+                tombstone=state.tombstone,
+                first_seq=state.first_seq,
             )
-            if not state.tombstone:
-                metadata_rows.extend(
-                    {"object_id": object_id, "key": key, "value": value}
-                    for key, value in index.metadata.items()
-                )
+            head_rows.append(head)
+            metadata_rows.extend(pairs)
         bulk_insert(self.connection, HEADS, head_rows, upsert_on="object_id")
         self.connection.execute(delete(HEAD_METADATA).where(HEAD_METADATA.c.object_id.in_(list(changed))))
         bulk_insert(self.connection, HEAD_METADATA, metadata_rows)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 import platformdirs
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -81,12 +82,32 @@ class Database:
     def sqlite_path(self) -> Path | None:
         if self.dialect != "sqlite" or self.url.database in (None, "", ":memory:"):
             return None
-        return Path(str(self.url.database))
+        database = str(self.url.database)
+        if self.url.query.get("uri") == "true" and database.startswith("file:"):
+            # A URI filename (sqlite:///file:PATH?mode=ro&uri=true): the file is the URI's path.
+            database = unquote(urlsplit(database).path)
+            if database in ("", ":memory:"):
+                return None
+        return Path(database)
 
     def _create_engine(self) -> Engine:
         if self.dialect == "sqlite":
             return self._create_sqlite_engine()
-        return create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return self._create_postgres_engine()
+
+    def _create_postgres_engine(self) -> Engine:
+        engine = create_engine(self.url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+        @event.listens_for(engine, "connect")
+        def _configure(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+            # psycopg prepares statements it sees often; a generic plan made while a table was
+            # still small (a fresh archive, before autoanalyze) can stick to sequential scans
+            # forever. Planning each execution for its parameters keeps index lookups.
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET plan_cache_mode = force_custom_plan")
+            dbapi_connection.commit()
+
+        return engine
 
     def _create_sqlite_engine(self) -> Engine:
         path = self.sqlite_path
@@ -146,6 +167,7 @@ class Database:
 
 _DISK_FULL = ("disk is full", "no space left", "could not extend file", "disk full")
 _READ_ONLY = ("readonly database", "read-only", "read only")
+_IO_ERROR = ("disk i/o error",)  # SQLite, when a write fails for another reason than ENOSPC
 _LOCKED = ("database is locked",)
 _CANNOT_OPEN = ("unable to open database file",)
 _CONNECT = (
@@ -171,6 +193,11 @@ def translate_errors(database: Database) -> Iterator[None]:
             raise DatabaseError(
                 f"the disk holding {where} is full; nothing was written",
                 hint="free some space and run the command again",
+            ) from exc
+        if any(marker in text for marker in _IO_ERROR):
+            raise DatabaseError(
+                f"the disk refused a write to {where}; nothing was written",
+                hint="check free space, file size limits (ulimit -f) and the disk, then run it again",
             ) from exc
         if any(marker in text for marker in _READ_ONLY):
             raise DatabaseError(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -172,6 +172,62 @@ class ArchiveReader:
             if len(page) < page_size:
                 return
             after = page[-1].object_id
+
+    def iter_object_ids(
+        self,
+        object_type: ObjectType,
+        filters: Filters = Filters(),
+        *,
+        observed_before_us: int | None = None,
+        page_size: int = 1000,
+    ) -> Iterator[str]:
+        """IDs of current objects matching ``filters``, in ID order and in pages (no bodies read);
+        with ``observed_before_us``, only objects whose latest version was observed before then."""
+        statement = _apply_filters(
+            select(HEADS.c.object_id).where(HEADS.c.object_type == object_type), object_type, filters
+        )
+        if observed_before_us is not None:
+            statement = statement.join(
+                VERSIONS,
+                and_(VERSIONS.c.object_id == HEADS.c.object_id, VERSIONS.c.version == HEADS.c.version),
+            ).where(VERSIONS.c.observed_at_us < observed_before_us)
+        statement = statement.order_by(HEADS.c.object_id).limit(page_size)
+        after: str | None = None
+        while True:
+            page_statement = statement if after is None else statement.where(HEADS.c.object_id > after)
+            with self.database.read() as connection:
+                page = list(connection.execute(page_statement).scalars())
+            yield from page
+            if len(page) < page_size:
+                return
+            after = page[-1]
+
+    def with_status(
+        self, thread_id: str, statuses: Collection[str]
+    ) -> list[tuple[ObjectType, str, str | None]]:
+        """(type, ID, run ID) of the thread's live messages, runs and steps in one of these statuses."""
+        statement = select(HEADS.c.object_type, HEADS.c.object_id, HEADS.c.run_id).where(
+            HEADS.c.object_type.in_(["message", "run", "run_step"]),  # lets the (type, status) index serve
+            HEADS.c.status.in_(list(statuses)),
+            HEADS.c.thread_id == thread_id,
+            HEADS.c.tombstone.is_(False),
+        )
+        with self.database.read() as connection:
+            return [(row.object_type, row.object_id, row.run_id) for row in connection.execute(statement)]
+
+    def head_hashes(self, object_ids: Iterable[str]) -> dict[str, tuple[str, bool]]:
+        """The content hash and tombstone flag of each given object's latest version, if archived."""
+        ids = list(object_ids)
+        if not ids:
+            return {}
+        statement = select(HEADS.c.object_id, HEADS.c.content_hash, HEADS.c.tombstone).where(
+            HEADS.c.object_id.in_(ids)
+        )
+        with self.database.read() as connection:
+            return {
+                row.object_id: (row.content_hash, bool(row.tombstone))
+                for row in connection.execute(statement)
+            }
 
     def count(self, object_type: ObjectType, filters: Filters = Filters()) -> int:
         statement = _apply_filters(

@@ -1,0 +1,78 @@
+"""Exporting the archive as JSONL, so that it outlives the API, the machine and assistdb itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TextIO
+
+from sqlalchemy import Connection, exists, select
+
+from assistdb.audit.export_format import FORMAT, FORMAT_VERSION, KINDS, encode
+from assistdb.errors import NotFoundError
+from assistdb.repositories.validation import check_id
+from assistdb.store import Store, migrations
+from assistdb.store.archive import VERSIONS
+from assistdb.store.database import translate_errors
+
+STREAM_ROWS = 1000
+
+
+@dataclass
+class ExportResult:
+    versions: int = 0
+    tool_calls: int = 0
+    tracked_threads: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.versions + self.tool_calls + self.tracked_threads
+
+
+def export_archive(
+    store: Store, out: TextIO, *, thread_id: str | None = None, on_row: Callable[[int], None] | None = None
+) -> ExportResult:
+    """Write every archive row (or one thread's) to ``out``, streaming, from one consistent view.
+
+    The same archive always exports to the same bytes; an import of the export exports the same
+    bytes again.
+    """
+    if thread_id is not None:
+        check_id("thread", thread_id)
+    result = ExportResult()
+    with _snapshot(store) as connection:
+        if (
+            thread_id is not None
+            and not connection.execute(select(exists().where(VERSIONS.c.chain_id == thread_id))).scalar()
+        ):
+            raise NotFoundError(f"the archive has no thread {thread_id}", hint="sync it first")
+        schema = migrations.current_revision(store.database)
+        header = {"format": FORMAT, "version": FORMAT_VERSION, "schema": schema, "thread_id": thread_id}
+        out.write(encode("header", header))
+        for kind in KINDS:
+            statement = select(*kind.columns).order_by(kind.table.c[kind.key])
+            if thread_id is not None:
+                statement = statement.where(kind.table.c[kind.thread_column] == thread_id)
+            rows = connection.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(statement)
+            written = 0
+            for row in rows:
+                out.write(encode(kind.name, row._asdict()))
+                written += 1
+                if on_row is not None:
+                    on_row(1)
+            setattr(result, kind.table.name, written)
+        out.write(encode("end", {kind.table.name: getattr(result, kind.table.name) for kind in KINDS}))
+    return result
+
+
+@contextmanager
+def _snapshot(store: Store) -> Iterator[Connection]:
+    """A read transaction that sees one moment of the archive, even while syncs write
+    (REPEATABLE READ on PostgreSQL; any SQLite read transaction is a snapshot)."""
+    database = store.database
+    with translate_errors(database), database.engine.connect() as connection:
+        if database.dialect == "postgresql":
+            connection.execution_options(isolation_level="REPEATABLE READ")
+        with connection.begin():
+            yield connection

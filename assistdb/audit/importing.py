@@ -1,0 +1,142 @@
+"""Importing an export into an empty archive: rows verbatim, chains intact, index rebuilt.
+
+All of it happens in one transaction, so a bad or truncated file leaves the database as empty
+as it was.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+from sqlalchemy import Connection, exists, select, text
+
+from assistdb.audit.export_format import FORMAT, FORMAT_VERSION, KINDS, RowKind
+from assistdb.audit.reindex import rebuild_index
+from assistdb.errors import InvalidInputError
+from assistdb.store import Store
+from assistdb.store.archive import CHAINS, HEADS
+from assistdb.store.bulk import bulk_insert
+
+BATCH = 1000
+_KINDS = {kind.name: kind for kind in KINDS}
+_HINT = "import an unmodified assistdb export"
+
+
+@dataclass
+class ImportResult:
+    versions: int = 0
+    tool_calls: int = 0
+    tracked_threads: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.versions + self.tool_calls + self.tracked_threads
+
+
+def import_archive(store: Store, inp: TextIO, *, on_row: Callable[[int], None] | None = None) -> ImportResult:
+    """Load an export made by :func:`export_archive` into this store, which must be empty."""
+    result = ImportResult()
+    with store.database.write() as connection:
+        _refuse_unless_empty(connection, store.database.display_url)
+        records = _records(inp)
+        _check_header(next(records, None))
+        pending: dict[str, list[dict[str, Any]]] = {kind.name: [] for kind in KINDS}
+        end: tuple[int, dict[str, Any]] | None = None
+        for line, record in records:
+            if end is not None:
+                raise InvalidInputError(f"line {line} of the export follows its end line", hint=_HINT)
+            name = record.pop("kind", None)
+            if name == "end":
+                end = (line, record)
+                continue
+            kind = _KINDS.get(str(name))
+            if kind is None:
+                raise InvalidInputError(f"line {line} of the export: unknown row kind {name!r}", hint=_HINT)
+            pending[kind.name].append(kind.check(record, line))
+            setattr(result, kind.table.name, getattr(result, kind.table.name) + 1)
+            if len(pending[kind.name]) >= BATCH:
+                _insert(connection, kind, pending[kind.name])
+            if on_row is not None:
+                on_row(1)
+        if end is None:
+            raise InvalidInputError("the export has no end line: it is truncated", hint="export it again")
+        for kind in KINDS:
+            _insert(connection, kind, pending[kind.name])
+        _check_counts(end, result)
+        _continue_ids_after_imported(connection)
+        rebuild_index(connection)
+    return result
+
+
+def _records(inp: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
+    for line, text_line in enumerate(inp, start=1):
+        if not text_line.strip():
+            continue
+        try:
+            record = json.loads(text_line)
+        except ValueError:
+            raise InvalidInputError(f"line {line} of the export is not JSON", hint=_HINT) from None
+        if not isinstance(record, dict):
+            raise InvalidInputError(f"line {line} of the export is not a JSON object", hint=_HINT)
+        yield line, record
+
+
+def _check_header(first: tuple[int, dict[str, Any]] | None) -> None:
+    if first is None:
+        raise InvalidInputError("the export is empty", hint="pass the file `assistdb audit export` wrote")
+    _, header = first
+    if header.get("kind") != "header" or header.get("format") != FORMAT:
+        raise InvalidInputError(
+            "this is not an assistdb export", hint="pass the file `assistdb audit export` wrote"
+        )
+    if header.get("version") != FORMAT_VERSION:
+        raise InvalidInputError(
+            f"the export has format version {header.get('version')!r}; this assistdb reads {FORMAT_VERSION}",
+            hint="import it with the assistdb version that exported it, or a newer one",
+        )
+
+
+def _check_counts(end: tuple[int, dict[str, Any]], result: ImportResult) -> None:
+    line, counts = end
+    for kind in KINDS:
+        if counts.get(kind.table.name) != getattr(result, kind.table.name):
+            raise InvalidInputError(
+                f"line {line} of the export: the end line counts {counts.get(kind.table.name)!r} "
+                f"{kind.table.name} but the file holds {getattr(result, kind.table.name)}",
+                hint="the file was cut or edited; export it again",
+            )
+
+
+def _insert(connection: Connection, kind: RowKind, rows: list[dict[str, Any]]) -> None:
+    bulk_insert(connection, kind.table, rows)
+    rows.clear()
+
+
+def _refuse_unless_empty(connection: Connection, where: str) -> None:
+    if connection.dialect.name == "postgresql":  # a second import at the same moment waits, then sees rows
+        connection.execute(
+            text("LOCK TABLE versions, tool_calls, tracked_threads IN SHARE ROW EXCLUSIVE MODE")
+        )
+    for table in (*(kind.table for kind in KINDS), HEADS, CHAINS):
+        if connection.execute(select(exists().select_from(table))).scalar():
+            raise InvalidInputError(
+                f"the archive {where} is not empty; an import only goes into an empty one",
+                hint="import into a new database (--db), which then holds exactly the export",
+            )
+
+
+def _continue_ids_after_imported(connection: Connection) -> None:
+    """Imported rows keep their IDs; PostgreSQL's ID sequences must then start after them
+    (SQLite picks max(id) + 1 by itself)."""
+    if connection.dialect.name != "postgresql":
+        return
+    for table in ("versions", "tool_calls"):
+        connection.execute(
+            text(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"(SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)"
+            )
+        )
