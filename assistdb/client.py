@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from assistdb import secrets
 from assistdb.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    import openai
 
 DEFAULT_MAX_RETRIES = 5
 
@@ -47,6 +48,8 @@ class ClientSettings:
 
 def make_client(settings: ClientSettings | None = None) -> openai.OpenAI:
     """An ``OpenAI`` (or ``AzureOpenAI``) client; its key is registered for redaction."""
+    import openai
+
     s, kwargs = _client_kwargs(settings)
     if s.proxy:
         kwargs["http_client"] = openai.DefaultHttpxClient(proxy=s.proxy)
@@ -57,6 +60,8 @@ def make_client(settings: ClientSettings | None = None) -> openai.OpenAI:
 
 def make_async_client(settings: ClientSettings | None = None) -> openai.AsyncOpenAI:
     """The asyncio twin of :func:`make_client`."""
+    import openai
+
     s, kwargs = _client_kwargs(settings)
     if s.proxy:
         kwargs["http_client"] = openai.DefaultAsyncHttpxClient(proxy=s.proxy)

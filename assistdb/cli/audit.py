@@ -1,0 +1,170 @@
+"""``assistdb audit``: verify the archive's hash chains, compare with the API, report usage, and
+move the whole archive in and out as JSONL."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any, get_args
+
+import click
+
+from assistdb.audit import (
+    ExportResult,
+    UsageReport,
+    VerifyReport,
+    diff_thread,
+    export_archive,
+    import_archive,
+    usage_report,
+    verify,
+)
+from assistdb.audit.usage import GroupBy
+from assistdb.cli.context import CliContext, pass_cli
+from assistdb.cli.options import DateParam, json_option
+from assistdb.cli.output import emit_json, emit_table, note, progress, to_data
+from assistdb.errors import InvalidInputError, NotFoundError, VerificationError
+from assistdb.repositories.validation import check_id
+
+
+@click.group()
+def audit() -> None:
+    """Verify, compare, account for and export the archive."""
+
+
+@audit.command("verify")
+@click.option("--thread", "thread_id", metavar="ID", help="Verify only this thread's chain.")
+@json_option
+@pass_cli
+def verify_command(cli: CliContext, thread_id: str | None, as_json: bool) -> None:
+    """Check every hash chain; exit 6 naming the first bad row of each broken chain."""
+    chain_id = check_id("thread", thread_id) if thread_id else None
+    report = verify(cli.store, chain_id=chain_id)
+    if chain_id is not None and report.chains == 0:
+        raise NotFoundError(
+            f"the archive has no thread {chain_id}", hint="`assistdb threads list` shows them"
+        )
+    if as_json:
+        emit_json(_report_data(report))
+    elif report.ok:
+        click.echo(f"ok: {report.chains} chain(s), {report.rows} row(s) verified")
+    else:
+        for problem in report.problems:
+            click.echo(problem.describe())
+    if not report.ok:
+        raise VerificationError(
+            f"{len(report.problems)} of {report.chains} chain(s) do not verify",
+            hint="the rows named were changed or removed after they were written; restore from an export",
+        )
+
+
+def _report_data(report: VerifyReport) -> dict[str, Any]:
+    return {
+        "ok": report.ok,
+        "chains": report.chains,
+        "rows": report.rows,
+        "problems": [to_data(problem) for problem in report.problems],
+    }
+
+
+@audit.command("diff")
+@click.argument("thread_id")
+@json_option
+@pass_cli
+def diff(cli: CliContext, thread_id: str, as_json: bool) -> None:
+    """What changed remotely since the last sync, and what vanished (writes nothing)."""
+    result = diff_thread(cli.db, check_id("thread", thread_id))
+    if as_json:
+        emit_json(result)
+        return
+    click.echo(result.to_text())
+
+
+@audit.command("usage")
+@click.option(
+    "--by",
+    "group_by",
+    type=click.Choice(get_args(GroupBy)),
+    default="assistant",
+    show_default=True,
+    help="How to group the runs.",
+)
+@click.option("--since", type=DateParam(), help="Only runs created at or after DATE.")
+@click.option("--until", type=DateParam(), help="Only runs created before DATE.")
+@json_option
+@pass_cli
+def usage(
+    cli: CliContext, group_by: GroupBy, since: datetime | None, until: datetime | None, as_json: bool
+) -> None:
+    """Tokens used by archived runs, per assistant, model, thread or day."""
+    report = usage_report(cli.store, group_by=group_by, since=since, until=until)
+    render_usage(report, as_json)
+
+
+def render_usage(report: UsageReport, as_json: bool) -> None:
+    if as_json:
+        emit_json(report)
+        return
+    rows = [
+        [row.key, row.runs, row.prompt_tokens, row.completion_tokens, row.total_tokens] for row in report.rows
+    ]
+    total = report.total
+    rows.append(["total", total.runs, total.prompt_tokens, total.completion_tokens, total.total_tokens])
+    emit_table([report.group_by, "runs", "prompt", "completion", "total"], rows)
+
+
+@audit.command("export")
+@click.argument("file", default="-", type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--thread", "thread_id", metavar="ID", help="Export only this thread.")
+@pass_cli
+def export(cli: CliContext, file: str, thread_id: str | None) -> None:
+    """Write the archive as JSONL (to stdout by default): every row verbatim, hashes included."""
+    chosen = check_id("thread", thread_id) if thread_id else None
+    with progress("exporting rows") as advance:
+        if file == "-":
+            result = export_archive(cli.store, sys.stdout, thread_id=chosen, on_row=advance)
+        else:
+            result = _export_to_file(cli, Path(file), chosen, advance)
+    note(f"exported {result.rows} row(s)" + ("" if file == "-" else f" to {file}"))
+
+
+def _export_to_file(
+    cli: CliContext, path: Path, thread_id: str | None, advance: Callable[[int], None]
+) -> ExportResult:
+    """Write next to the target and rename at the end, so a failed export leaves no partial file."""
+    directory = path.parent if str(path.parent) else Path()
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot write {path}: {exc.strerror}", hint="pick a writable location"
+        ) from None
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as out:
+            result = export_archive(cli.store, out, thread_id=thread_id, on_row=advance)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return result
+
+
+@audit.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, allow_dash=True))
+@pass_cli
+def import_command(cli: CliContext, file: str) -> None:
+    """Load a JSONL export into an empty archive, chains and all (`-` reads stdin)."""
+    with progress("importing rows") as advance:
+        if file == "-":
+            result = import_archive(cli.store, sys.stdin, on_row=advance)
+        else:
+            try:
+                with open(file, encoding="utf-8") as inp:
+                    result = import_archive(cli.store, inp, on_row=advance)
+            except FileNotFoundError:
+                raise InvalidInputError(f"{file} does not exist", hint="pass the path of an export") from None
+    note(f"imported {result.rows} row(s)")

@@ -1,0 +1,87 @@
+"""What every command shares: the global options, and the archive and client opened only on demand.
+
+``assistdb db path`` and ``--help`` never open the database, and archive-only commands never need
+an API key, because both are built the first time a command asks for them.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, TypeVar
+
+import click
+
+from assistdb.client import ClientSettings
+from assistdb.errors import NotFoundError
+from assistdb.secrets import RedactingFilter
+
+if TYPE_CHECKING:
+    from assistdb.repositories import AssistDB
+    from assistdb.store import Store
+
+T = TypeVar("T")
+
+
+@dataclass
+class CliContext:
+    """The root command's options, and the lazily opened :class:`AssistDB`."""
+
+    database_url: str | None
+    client_settings: ClientSettings
+    verbose: bool = False
+    _db: AssistDB | None = field(default=None, init=False, repr=False)
+
+    @property
+    def db(self) -> AssistDB:
+        """The archive (migrated on open) with a client built from the settings on first API call."""
+        if self._db is None:
+            from assistdb.repositories import AssistDB
+
+            self._db = AssistDB(self.database_url, client_settings=self.client_settings)
+        return self._db
+
+    @property
+    def store(self) -> Store:
+        return self.db.store
+
+    @property
+    def resolved_database_url(self) -> str:
+        from assistdb.store import default_database_url
+
+        return self.database_url or default_database_url()
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+
+pass_cli = click.make_pass_decorator(CliContext)
+
+
+def require_archived(found: T | None, what: str, *, hint: str) -> T:
+    """An object read from the archive, or exit 3 saying the archive lacks it."""
+    if found is None:
+        raise NotFoundError(f"the archive has no {what}", hint=hint)
+    return found
+
+
+def enable_debug_logging(ctx: click.Context) -> None:
+    """Debug logs of assistdb, the SDK and httpx on stderr, with API keys masked; undone on exit."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(RedactingFilter())
+    loggers = [logging.getLogger(name) for name in ("assistdb", "openai", "httpx")]
+    previous = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+
+    def undo() -> None:
+        for logger, level in zip(loggers, previous, strict=True):
+            logger.removeHandler(handler)
+            logger.setLevel(level)
+
+    ctx.call_on_close(undo)

@@ -1,0 +1,245 @@
+"""``assistdb runs``: start runs, drive them to their end with Python tools, resume, cancel, inspect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from openai.types.beta.threads import Run
+from openai.types.beta.threads.runs import RunStep
+
+from assistdb import runner
+from assistdb.cli.context import CliContext, pass_cli, require_archived
+from assistdb.cli.options import (
+    TextOrFile,
+    json_option,
+    metadata_option,
+    remote_option,
+    thread_option,
+    tools_option,
+    wait_timeout_option,
+)
+from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, message_text
+from assistdb.errors import RunEndedError
+from assistdb.runner import ToolRegistry
+
+TERMINAL_OK = "completed"
+
+
+@click.group()
+def runs() -> None:
+    """Start, wait for, cancel and inspect runs."""
+
+
+def load_tools(spec: str | None) -> ToolRegistry | None:
+    """The tools named by ``--tools MODULE[:ATTR]``, or None."""
+    if spec is None:
+        return None
+    return runner.load_tools(spec)
+
+
+def raise_unless_completed(run: Run) -> None:
+    """A run that ended any other way than ``completed`` is exit 5, saying how and why."""
+    if run.status == TERMINAL_OK:
+        return
+    if run.status == "requires_action":
+        action = run.required_action
+        calls = action.submit_tool_outputs.tool_calls if action is not None else []
+        names = ", ".join(sorted({call.function.name for call in calls})) or "tools"
+        raise RunEndedError(
+            f"run {run.id} is waiting for the outputs of {names}",
+            run=run,
+            hint=f"answer them with `assistdb runs wait {run.id} --tools MODULE[:ATTR]`",
+        )
+    reason = ""
+    if run.last_error is not None:
+        reason = f": {run.last_error.code}: {run.last_error.message}"
+    elif run.incomplete_details is not None and run.incomplete_details.reason:
+        reason = f": {run.incomplete_details.reason}"
+    raise RunEndedError(
+        f"run {run.id} ended {run.status}{reason}",
+        run=run,
+        hint=f"see `assistdb runs steps {run.id}` and `assistdb threads transcript {run.thread_id}`",
+    )
+
+
+def _emit_run(cli: CliContext, run: Run, as_json: bool, *, with_reply: bool = False) -> None:
+    if as_json:
+        emit_json(run)
+        return
+    usage = run.usage
+    emit_fields(
+        [
+            ("id", run.id),
+            ("thread", run.thread_id),
+            ("assistant", run.assistant_id),
+            ("status", run.status),
+            ("model", run.model),
+            ("created", human_time(run.created_at)),
+            (
+                "usage",
+                f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion" if usage else None,
+            ),
+            ("last error", f"{run.last_error.code}: {run.last_error.message}" if run.last_error else None),
+            ("metadata", run.metadata),
+        ]
+    )
+    if with_reply:
+        for message in cli.db.messages.find(run.thread_id, run_id=run.id):
+            if message.role == "assistant":
+                click.echo()
+                click.echo(message_text(message.to_dict()))
+
+
+@runs.command("create")
+@click.argument("thread_id")
+@click.option("--assistant", "assistant_id", required=True, metavar="ID", help="The assistant to run.")
+@tools_option
+@click.option("--wait", is_flag=True, help="Wait for the run to end, answering tool calls with --tools.")
+@click.option("--stream", is_flag=True, help="Wait by streaming events instead of polling (implies --wait).")
+@wait_timeout_option
+@click.option("--instructions", type=TextOrFile(), help="Replace the assistant's instructions for this run.")
+@click.option("--model", help="Use this model for this run.")
+@metadata_option()
+@json_option
+@pass_cli
+def create(
+    cli: CliContext,
+    thread_id: str,
+    assistant_id: str,
+    tools_spec: str | None,
+    wait: bool,
+    stream: bool,
+    wait_timeout: float | None,
+    instructions: str | None,
+    model: str | None,
+    metadata: dict[str, str] | None,
+    as_json: bool,
+) -> None:
+    """Start a run on a thread; with --wait, drive it to its end (exit 5 unless it completes)."""
+    params: dict[str, Any] = {
+        key: value
+        for key, value in (("instructions", instructions), ("model", model), ("metadata", metadata))
+        if value is not None
+    }
+    tools = load_tools(tools_spec)  # a bad spec fails before the run exists
+    if not (wait or stream):
+        _emit_run(cli, cli.db.runs.create(thread_id, assistant_id=assistant_id, **params), as_json)
+        return
+    run = cli.db.runs.create_and_wait(
+        thread_id, assistant_id=assistant_id, tools=tools, timeout=wait_timeout, stream=stream, **params
+    )
+    _emit_run(cli, run, as_json, with_reply=True)
+    raise_unless_completed(run)
+
+
+@runs.command("wait")
+@click.argument("run_id")
+@thread_option
+@tools_option
+@click.option("--stream", is_flag=True, help="Stream events instead of polling.")
+@wait_timeout_option
+@json_option
+@pass_cli
+def wait(
+    cli: CliContext,
+    run_id: str,
+    thread_id: str | None,
+    tools_spec: str | None,
+    stream: bool,
+    wait_timeout: float | None,
+    as_json: bool,
+) -> None:
+    """Wait for a run to end, answering its tool calls: also resumes a run after a crash."""
+    tools = load_tools(tools_spec)
+    run = cli.db.runs.wait(run_id, thread_id=thread_id, tools=tools, timeout=wait_timeout, stream=stream)
+    _emit_run(cli, run, as_json, with_reply=True)
+    raise_unless_completed(run)
+
+
+@runs.command("cancel")
+@click.argument("run_id")
+@thread_option
+@json_option
+@pass_cli
+def cancel(cli: CliContext, run_id: str, thread_id: str | None, as_json: bool) -> None:
+    """Ask the API to cancel a run."""
+    _emit_run(cli, cli.db.runs.cancel(run_id, thread_id=thread_id), as_json)
+
+
+@runs.command("list")
+@thread_option
+@click.option("--status", help="Only runs with this status, e.g. failed.")
+@click.option("--assistant", "assistant_id", metavar="ID", help="Only runs of this assistant.")
+@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many (the latest).")
+@json_option
+@pass_cli
+def list_runs(
+    cli: CliContext,
+    thread_id: str | None,
+    status: str | None,
+    assistant_id: str | None,
+    limit: int | None,
+    as_json: bool,
+) -> None:
+    """List archived runs, newest first (no API call)."""
+    found = cli.db.runs.find(
+        thread_id=thread_id, status=status, assistant_id=assistant_id, order="desc", limit=limit
+    )
+    if as_json:
+        emit_json(found)
+        return
+    emit_table(
+        ["id", "thread", "assistant", "status", "created"],
+        ([r.id, r.thread_id, r.assistant_id, r.status, human_time(r.created_at)] for r in found),
+        empty="no runs in the archive",
+    )
+
+
+@runs.command("show")
+@click.argument("run_id")
+@thread_option
+@remote_option
+@json_option
+@pass_cli
+def show(cli: CliContext, run_id: str, thread_id: str | None, remote: bool, as_json: bool) -> None:
+    """Show one run, from the archive unless --remote."""
+    if remote:
+        run = cli.db.runs.retrieve(run_id, thread_id=thread_id)
+    else:
+        run = require_archived(
+            cli.db.runs.archived(run_id), f"run {run_id}", hint="pass --remote, or sync its thread"
+        )
+    _emit_run(cli, run, as_json)
+
+
+@runs.command("steps")
+@click.argument("run_id")
+@thread_option
+@remote_option
+@json_option
+@pass_cli
+def steps(cli: CliContext, run_id: str, thread_id: str | None, remote: bool, as_json: bool) -> None:
+    """What a run did, step by step: messages it wrote and tools it called."""
+    found = list(cli.db.steps.list(run_id, thread_id=thread_id)) if remote else cli.db.steps.find(run_id)
+    if as_json:
+        emit_json(found)
+        return
+    emit_table(
+        ["id", "type", "status", "detail", "created"],
+        ([s.id, s.type, s.status, _step_detail(s), human_time(s.created_at)] for s in found),
+        empty=f"no steps archived for {run_id}" + ("" if remote else " (pass --remote to fetch them)"),
+    )
+
+
+def _step_detail(step: RunStep) -> str:
+    details = step.step_details
+    if details.type == "message_creation":
+        return details.message_creation.message_id
+    calls = []
+    for call in details.tool_calls:
+        if call.type == "function":
+            calls.append(f"{call.function.name}({call.function.arguments})")
+        else:
+            calls.append(call.type)
+    return ", ".join(calls)

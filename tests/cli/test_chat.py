@@ -1,0 +1,87 @@
+"""``assistdb chat`` as a real process with stdin piped, the way scripts and people drive it."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+from assistdb.repositories import api
+from tests.cli.conftest import Cli, assert_one_line_error, subprocess_env
+
+Start = Callable[..., "subprocess.Popen[str]"]
+
+
+def start_chat(cli: Cli, start: Start, *args: str) -> subprocess.Popen[str]:
+    return start(
+        "--db", cli.database_url, "--base-url", cli.server.base_url, "chat", *args,
+        env=subprocess_env(OPENAI_API_KEY=cli.server.api_key),
+        stdin=subprocess.PIPE,
+    )  # fmt: skip
+
+
+def test_each_line_is_a_message_and_only_replies_reach_stdout(run_cli: Cli, assistdb_process: Start) -> None:
+    assistant = run_cli.json(
+        "assistants", "create", "--name", "c", "--model", "gpt-4o", "--tools", "tests.cli.weather_tools"
+    )
+    chat = start_chat(run_cli, assistdb_process, assistant["id"], "--tools", "tests.cli.weather_tools")
+    stdout, stderr = chat.communicate(
+        'hello there\n\n/tool get_weather {"city": "Oslo"}\n/exit\nnot sent\n', 120
+    )
+    assert chat.returncode == 0, stderr
+    replies = stdout.strip().splitlines()
+    assert len(replies) == 2, stdout
+    assert "hello there" in replies[0]
+    assert '"city":"Oslo"' in replies[1] and "rain" in replies[1]
+    thread_id = stderr.split(" in ")[1].split()[0]
+    messages = run_cli.json("messages", "list", thread_id)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+
+
+def test_continue_a_thread_and_report_a_failed_run_with_exit_5(
+    sqlite_cli: Cli, assistdb_process: Start
+) -> None:
+    assistant = sqlite_cli.json("assistants", "create", "--name", "c", "--model", "gpt-4o")
+    thread = sqlite_cli.json("threads", "create")
+    chat = start_chat(sqlite_cli, assistdb_process, assistant["id"], "--thread", thread["id"])
+    stdout, stderr = chat.communicate("/fail out of ideas\nstill there?\n", 120)  # ends at EOF
+    assert chat.returncode == 5, stderr
+    assert "still there?" in stdout
+    errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
+    assert (
+        len(errors) == 2 and "ended failed" in errors[0] and "out of ideas" in errors[0]
+    )  # noted, then exit 5
+    assert len(sqlite_cli.json("runs", "list", "--thread", thread["id"])) == 2
+
+
+def test_ctrl_c_cancels_the_running_run_and_exits_130(sqlite_cli: Cli, assistdb_process: Start) -> None:
+    assistant = sqlite_cli.json("assistants", "create", "--name", "c", "--model", "gpt-4o")
+    thread = sqlite_cli.json("threads", "create")
+    chat = start_chat(sqlite_cli, assistdb_process, assistant["id"], "--thread", thread["id"])
+    assert chat.stdin is not None
+    chat.stdin.write("/sleep 60\n")
+    chat.stdin.flush()
+    runs: list[Any] = []
+    deadline = time.monotonic() + 60
+    while not runs and time.monotonic() < deadline and chat.poll() is None:
+        runs = list(api.call(sqlite_cli.sdk.beta.threads.runs.list, thread["id"]).data)
+        time.sleep(0.1)
+    assert runs, "the chat never started a run"
+    time.sleep(0.5)
+    chat.send_signal(signal.SIGINT)
+    _, stderr = chat.communicate(timeout=60)
+    assert chat.returncode == 130, stderr
+    assert "Traceback" not in stderr and stderr.strip().splitlines()[-1].startswith("error: interrupted")
+    final = api.call(sqlite_cli.sdk.beta.threads.runs.retrieve, runs[0].id, thread_id=thread["id"])
+    assert final.status in ("cancelling", "cancelled")
+
+
+def test_an_unknown_assistant_fails_before_any_thread_is_made(sqlite_cli: Cli) -> None:
+    before = sqlite_cli.archive()
+    result = sqlite_cli("chat", "asst_nope", input="hello\n")
+    assert_one_line_error(result, 3)
+    assert result.stdout == ""
+    assert sqlite_cli.server.stats()["by_route"].get("POST /v1/threads", 0) == 0
+    assert sqlite_cli.archive() == before
