@@ -76,6 +76,7 @@ def upgrade() -> None:
         sa.Column("assistant_id", sa.String(128), nullable=True),
         sa.Column("status", sa.String(32), nullable=True),
         sa.Column("created_at", sa.BigInteger(), nullable=True),
+        sa.Column("first_observed_at_us", sa.BigInteger(), nullable=False),
         sa.Column("first_seq", sa.BigInteger(), nullable=False),
     )
     op.create_index("ix_heads_type_thread_created", "heads", ["object_type", "thread_id", "created_at"])

@@ -65,6 +65,7 @@ def _index_rows(connection: Connection) -> Iterator[tuple[dict[str, Any], list[d
         VERSIONS.c.chain_seq,
         VERSIONS.c.version,
         VERSIONS.c.thread_id,
+        VERSIONS.c.observed_at_us,
         VERSIONS.c.tombstone,
         VERSIONS.c.content_hash,
         VERSIONS.c.body,
@@ -98,5 +99,6 @@ def _object_rows(versions: list[Any]) -> tuple[dict[str, Any], list[dict[str, st
         version=last.version,
         content_hash=last.content_hash,
         tombstone=bool(last.tombstone),
+        first_observed_at_us=first.observed_at_us,
         first_seq=first.chain_seq,
     )

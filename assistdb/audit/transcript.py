@@ -127,7 +127,8 @@ def build_transcript(db_or_store: AssistDB | Store, thread_id: str) -> Transcrip
     thread = store.reader.current(thread_id, include_deleted=True)
     if thread is None:
         raise NotFoundError(f"the archive has no thread {thread_id}", hint="sync it first")
-    last_live = thread.body if not thread.tombstone else _last_live_body(store, thread_id)
+    live = thread if not thread.tombstone else store.reader.last_live(thread_id)
+    last_live = live.body if live is not None else {}
     transcript = Transcript(
         thread_id,
         created_at=last_live.get("created_at"),
@@ -261,13 +262,6 @@ def _tool_call(call: dict[str, Any], status: str | None) -> ToolCall:
 
 def _with_output(call: ToolCall, output: str | None) -> ToolCall:
     return ToolCall(call.id, call.type, call.name, call.arguments, output, call.status)
-
-
-def _last_live_body(store: Store, object_id: str) -> dict[str, Any]:
-    for version in reversed(store.reader.history(object_id)):
-        if not version.tombstone:
-            return version.body
-    return {}
 
 
 # markdown -------------------------------------------------------------------------------------

@@ -121,10 +121,8 @@ def list_threads(
     for stored in cli.store.reader.find("thread", filters, order="desc", limit=limit):
         if stored.tombstone:
             # The tombstone only says "deleted"; show what the thread was when last seen.
-            live = [
-                version for version in cli.store.reader.history(stored.object_id) if not version.tombstone
-            ]
-            body = {**(live[-1].body if live else {"id": stored.object_id}), "deleted": True}
+            live = cli.store.reader.last_live(stored.object_id)
+            body = {**(live.body if live else {"id": stored.object_id}), "deleted": True}
         else:
             body = stored.body
         found.append(body)

@@ -62,4 +62,4 @@ class AssistantsRepository(Repository[Assistant]):
         found = self._store.reader.find(
             "assistant", Filters(metadata=metadata, include_deleted=include_deleted)
         )
-        return [self._typed(stored) for stored in found if not stored.tombstone]
+        return self._found(found)

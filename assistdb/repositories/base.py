@@ -45,6 +45,15 @@ class Repository(Generic[M]):
     def _typed(self, stored: StoredVersion) -> M:
         return self.model.construct(**stored.body)
 
+    def _found(self, found: list[StoredVersion]) -> list[M]:
+        """Typed objects for archive rows; a deleted object appears as it was when last seen."""
+        typed = []
+        for stored in found:
+            live = self._store.reader.last_live(stored.object_id) if stored.tombstone else stored
+            if live is not None:
+                typed.append(self._typed(live))
+        return typed
+
     def _thread_of(self, object_id: str, thread_id: str | None) -> str:
         """The thread an object lives in: as given, or as the archive remembers it."""
         if thread_id is not None:
@@ -75,13 +84,13 @@ class Repository(Generic[M]):
             params.pop("before", None)
 
     def archived(self, object_id: str, *, include_deleted: bool = False) -> M | None:
-        """The latest archived state of an object, without an API call; None if unknown or deleted."""
+        """The latest archived state of an object, without an API call; None if unknown, or if
+        deleted (unless ``include_deleted``: then as it was when last seen)."""
         stored = self._store.reader.current(
             check_id(self.object_type, object_id), include_deleted=include_deleted
         )
-        if stored is None or stored.tombstone:
-            return None
-        return self._typed(stored)
+        found = self._found([stored]) if stored is not None else []
+        return found[0] if found else None
 
     def history(self, object_id: str) -> list[StoredVersion]:
         """Every archived version of an object, oldest first; a deleted object ends with a tombstone."""

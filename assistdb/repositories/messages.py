@@ -105,4 +105,4 @@ class MessagesRepository(Repository[Message]):
             include_deleted=include_deleted,
         )
         found = self._store.reader.find("message", filters, order=order, limit=limit, after=after)
-        return [self._typed(stored) for stored in found if not stored.tombstone]
+        return self._found(found)

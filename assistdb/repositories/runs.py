@@ -169,4 +169,4 @@ class RunsRepository(Repository[Run]):
             include_deleted=include_deleted,
         )
         found = self._store.reader.find("run", filters, order=order, limit=limit)
-        return [self._typed(stored) for stored in found if not stored.tombstone]
+        return self._found(found)

@@ -60,4 +60,4 @@ class RunStepsRepository(Repository[RunStep]):
         found = self._store.reader.find(
             "run_step", Filters(run_id=check_id("run", run_id), include_deleted=include_deleted), order=order
         )
-        return [self._typed(stored) for stored in found if not stored.tombstone]
+        return self._found(found)

@@ -89,7 +89,7 @@ class ThreadsRepository(Repository[Thread]):
             include_deleted=include_deleted,
         )
         found = self._store.reader.find("thread", filters, order=order, limit=limit)
-        return [self._typed(stored) for stored in found if not stored.tombstone]
+        return self._found(found)
 
 
 def _unix(moment: datetime | int | None) -> int | None:

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from assistdb.store import hashing
@@ -24,6 +24,15 @@ VERSIONS = Version.__table__  # type: ignore[attr-defined]
 HEADS = Head.__table__  # type: ignore[attr-defined]
 HEAD_METADATA = HeadMetadata.__table__  # type: ignore[attr-defined]
 CHAINS = Chain.__table__  # type: ignore[attr-defined]
+
+
+# Objects in the order they were created remotely, ties broken by the order the archive saw them.
+ARRIVAL_ORDER = (
+    func.coalesce(HEADS.c.created_at, 0),
+    HEADS.c.first_observed_at_us,
+    HEADS.c.first_seq,
+    HEADS.c.object_id,
+)
 
 
 def now_us() -> int:
@@ -58,11 +67,18 @@ class _HeadState:
     version: int
     content_hash: str
     tombstone: bool
+    first_observed_at_us: int
     first_seq: int
 
 
 def index_rows(
-    index: Indexed, *, version: int, content_hash: str, tombstone: bool, first_seq: int
+    index: Indexed,
+    *,
+    version: int,
+    content_hash: str,
+    tombstone: bool,
+    first_observed_at_us: int,
+    first_seq: int,
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """The index rows of an object's latest version: its ``heads`` row and its ``head_metadata``
     rows (none for a tombstone). ``index`` is that of the latest version that was not a tombstone."""
@@ -78,6 +94,7 @@ def index_rows(
         "assistant_id": index.assistant_id,
         "status": index.status,
         "created_at": index.created_at,
+        "first_observed_at_us": first_observed_at_us,
         "first_seq": first_seq,
     }
     pairs = (
@@ -146,7 +163,7 @@ class ArchiveWriter:
                 HEADS.c.object_id.not_in(ids),
                 HEADS.c.tombstone.is_(False),
             )
-            .order_by(HEADS.c.object_type, HEADS.c.created_at, HEADS.c.first_seq)
+            .order_by(*ARRIVAL_ORDER)
         ).scalars()
         return list(rows)
 
@@ -209,7 +226,11 @@ class ArchiveWriter:
             )
             last_hash = row_hash
             state = _HeadState(
-                version, item.content_hash, item.tombstone, head.first_seq if head else last_seq
+                version,
+                item.content_hash,
+                item.tombstone,
+                head.first_observed_at_us if head else observed_at_us,
+                head.first_seq if head else last_seq,
             )
             heads[index.object_id] = state
             changed[index.object_id] = (item, state)
@@ -237,11 +258,18 @@ class ArchiveWriter:
     def _heads_of(self, object_ids: set[str]) -> dict[str, _HeadState]:
         rows = self.connection.execute(
             select(
-                HEADS.c.object_id, HEADS.c.version, HEADS.c.content_hash, HEADS.c.tombstone, HEADS.c.first_seq
+                HEADS.c.object_id,
+                HEADS.c.version,
+                HEADS.c.content_hash,
+                HEADS.c.tombstone,
+                HEADS.c.first_observed_at_us,
+                HEADS.c.first_seq,
             ).where(HEADS.c.object_id.in_(object_ids))
         )
         return {
-            row.object_id: _HeadState(row.version, row.content_hash, row.tombstone, row.first_seq)
+            row.object_id: _HeadState(
+                row.version, row.content_hash, row.tombstone, row.first_observed_at_us, row.first_seq
+            )
             for row in rows
         }
 
@@ -254,6 +282,7 @@ class ArchiveWriter:
                 version=state.version,
                 content_hash=state.content_hash,
                 tombstone=state.tombstone,
+                first_observed_at_us=state.first_observed_at_us,
                 first_seq=state.first_seq,
             )
             head_rows.append(head)

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, literal, select, tuple_
 
-from assistdb.store.archive import HEAD_METADATA, HEADS, VERSIONS
+from assistdb.store.archive import ARRIVAL_ORDER, HEAD_METADATA, HEADS, VERSIONS
 from assistdb.store.database import Database
 from assistdb.store.objects import ObjectType
 
@@ -109,6 +109,18 @@ class ArchiveReader:
             row = connection.execute(statement).first()
         return stored_version(row) if row else None
 
+    def last_live(self, object_id: str) -> StoredVersion | None:
+        """The latest version that is not a tombstone: what a deleted object was when last seen."""
+        statement = (
+            select(*VERSION_COLUMNS)
+            .where(VERSIONS.c.object_id == object_id, VERSIONS.c.tombstone.is_(False))
+            .order_by(VERSIONS.c.version.desc())
+            .limit(1)
+        )
+        with self.database.read() as connection:
+            row = connection.execute(statement).first()
+        return stored_version(row) if row else None
+
     def history(self, object_id: str) -> list[StoredVersion]:
         """Every archived version of an object, oldest first, tombstones included."""
         statement = (
@@ -132,25 +144,14 @@ class ArchiveReader:
         """
         statement = _joined_heads().where(HEADS.c.object_type == object_type)
         statement = _apply_filters(statement, object_type, filters)
-        created = func.coalesce(HEADS.c.created_at, 0)
+        key = tuple_(*ARRIVAL_ORDER)
         if after is not None:
             with self.database.read() as connection:
-                anchor = connection.execute(
-                    select(created.label("created"), HEADS.c.first_seq).where(HEADS.c.object_id == after)
-                ).first()
+                anchor = connection.execute(select(*ARRIVAL_ORDER).where(HEADS.c.object_id == after)).first()
             if anchor is not None:
-                key = (created, HEADS.c.first_seq)
-                later = or_(
-                    key[0] > anchor.created, and_(key[0] == anchor.created, key[1] > anchor.first_seq)
-                )
-                earlier = or_(
-                    key[0] < anchor.created, and_(key[0] == anchor.created, key[1] < anchor.first_seq)
-                )
-                statement = statement.where(later if order == "asc" else earlier)
-        if order == "asc":
-            statement = statement.order_by(created.asc(), HEADS.c.first_seq.asc())
-        else:
-            statement = statement.order_by(created.desc(), HEADS.c.first_seq.desc())
+                anchor_key = tuple_(*(literal(value) for value in anchor))
+                statement = statement.where(key > anchor_key if order == "asc" else key < anchor_key)
+        statement = statement.order_by(*(c.asc() if order == "asc" else c.desc() for c in ARRIVAL_ORDER))
         if limit is not None:
             statement = statement.limit(limit)
         with self.database.read() as connection:

@@ -99,7 +99,10 @@ class Head(SQLModel, table=True):
     assistant_id: str | None = Field(default=None, sa_column=Column(String(ID), nullable=True))
     status: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
     created_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    first_seq: int = Field(sa_column=Column(BigInteger, nullable=False))  # breaks created_at ties
+    # When the archive first saw the object, and where in its chain: the order of arrival, which
+    # breaks ties between objects created in the same second.
+    first_observed_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    first_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class HeadMetadata(SQLModel, table=True):

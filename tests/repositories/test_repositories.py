@@ -59,6 +59,8 @@ def test_deleting_a_thread_tombstones_it_and_keeps_its_history(db: AssistDB) -> 
     db.threads.delete(thread.id)
 
     assert db.threads.archived(thread.id) is None
+    assert db.threads.archived(thread.id, include_deleted=True) == thread
+    assert [t.id for t in db.threads.find(include_deleted=True)] == [thread.id]
     assert db.messages.find(thread.id) == []
     assert [v.tombstone for v in db.messages.history(message.id)] == [False, True]
     assert db.store.tracking.thread_ids() == []

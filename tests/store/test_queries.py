@@ -79,3 +79,27 @@ def test_the_thread_of_a_run_or_message_is_known(store: Store) -> None:
     assert store.reader.thread_of("run_b") == "thread_b"
     assert store.reader.thread_of("msg_a1") == "thread_a"
     assert store.reader.thread_of("msg_unknown") is None
+
+
+def test_objects_created_in_the_same_second_come_in_the_order_the_archive_saw_them(store: Store) -> None:
+    store.record([factories.thread("thread_zz", created_at=400)])
+    store.record([factories.thread("thread_aa", created_at=400)])
+
+    assert ids(store.reader.find("thread", Filters(created_after=400))) == ["thread_zz", "thread_aa"]
+    assert ids(store.reader.find("thread", Filters(created_after=400), order="desc", limit=1)) == [
+        "thread_aa"
+    ]
+    assert ids(store.reader.find("thread", Filters(created_after=400), after="thread_zz")) == ["thread_aa"]
+
+
+def test_a_deleted_object_can_be_read_as_it_was_last_seen(store: Store) -> None:
+    store.record_deleted(["thread_b"])
+
+    live = store.reader.last_live("thread_b")
+    assert live is not None and live.body["metadata"] == {"team": "blue"}
+    assert ids(store.reader.find("thread", Filters(include_deleted=True))) == [
+        "thread_a",
+        "thread_b",
+        "thread_c",
+    ]
+    assert ids(store.reader.find("thread")) == ["thread_a", "thread_c"]
