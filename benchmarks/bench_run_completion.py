@@ -47,7 +47,7 @@ from typing import Any
 import openai
 
 from assistdb import AssistDB
-from benchmarks.common import print_table, server_process
+from benchmarks.common import print_table, server_process, temporary_postgres_database
 
 POLL_AFTER_MS = 1000
 GET_RUN = "GET /v1/threads/{thread_id}/runs/{run_id}"
@@ -133,7 +133,7 @@ def assistdb_run(server: Server, db: AssistDB, assistant_id: str, latency: float
     return Sample(terminal.observed_at_us / 1e6 - end, returned - end, counts["status"], counts["all"])
 
 
-def measure(latency: float, runs: int, warmup: int, folder: Path) -> list[Result]:
+def measure(latency: float, runs: int, warmup: int, database_url: str) -> list[Result]:
     options = ("--run-latency", str(latency), "--poll-after-ms", str(POLL_AFTER_MS))
     with server_process(*options) as base_url:
         server = Server(base_url)
@@ -142,7 +142,7 @@ def measure(latency: float, runs: int, warmup: int, folder: Path) -> list[Result
             warnings.simplefilter("ignore", DeprecationWarning)
             sdk_assistant = client.beta.assistants.create(model="gpt-4o").id
         results = [Result("SDK create_and_poll"), Result("assistdb polling"), Result("assistdb streaming")]
-        with AssistDB(f"sqlite:///{folder / f'bench-{latency}.sqlite3'}", client=client) as db:
+        with AssistDB(database_url, client=client) as db:
             polled = db.assistants.create(model="gpt-4o").id
             streamed = db.assistants.create(model="gpt-4o").id
             methods: list[Callable[[], Sample]] = [
@@ -159,7 +159,7 @@ def measure(latency: float, runs: int, warmup: int, folder: Path) -> list[Result
         return results
 
 
-def report(latency: float, results: list[Result]) -> None:
+def report(latency: float, database: str, results: list[Result]) -> None:
     sdk = results[0]
     sdk_status = sdk.mean(lambda s: s.status_requests)
     rows = []
@@ -178,7 +178,8 @@ def report(latency: float, results: list[Result]) -> None:
             ]
         )
     print_table(
-        f"Run end detection: run latency {latency:g} s, openai-poll-after-ms {POLL_AFTER_MS}, "
+        f"Run end detection ({database} archive): run latency {latency:g} s, "
+        f"openai-poll-after-ms {POLL_AFTER_MS}, "
         f"{len(sdk.samples)} runs per method",
         [
             "method",
@@ -200,12 +201,17 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=15, help="measured runs per method and latency")
     parser.add_argument("--warmup", type=int, default=2, help="unmeasured runs per method first")
     parser.add_argument("--latency", type=float, action="append", help="run latency in seconds (repeatable)")
+    parser.add_argument("--postgres", help="admin URL of a PostgreSQL server where databases may be created")
     args = parser.parse_args()
     latencies = args.latency or ([0.3] if args.quick else [0.45, 1.3, 2.2])
     runs, warmup = (3, 2) if args.quick else (args.runs, args.warmup)
     with tempfile.TemporaryDirectory() as folder:
         for latency in latencies:
-            report(latency, measure(latency, runs, warmup, Path(folder)))
+            sqlite_url = f"sqlite:///{Path(folder) / f'bench-{latency}.sqlite3'}"
+            report(latency, "SQLite", measure(latency, runs, warmup, sqlite_url))
+            if args.postgres:
+                with temporary_postgres_database(args.postgres) as url:
+                    report(latency, "PostgreSQL", measure(latency, runs, warmup, url))
 
 
 if __name__ == "__main__":

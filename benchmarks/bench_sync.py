@@ -184,10 +184,10 @@ def main() -> None:
     parser.add_argument("--sections", default="1,2,4,5", help="which measurements to run (default: all)")
     args = parser.parse_args()
     sections = {int(part) for part in args.sections.split(",")}
-    sizes = [200, 1_000] if args.quick else [1_000, 10_000, 100_000]
-    resync_sizes = [100, 1_000] if args.quick else [100, 10_000]
-    memory_sizes = [1_000, 5_000] if args.quick else [10_000, 100_000]
-    many = (20, 20) if args.quick else (200, 50)  # threads, messages per thread
+    sizes = [100] if args.quick else [1_000, 10_000, 100_000]
+    resync_sizes = [50, 200] if args.quick else [100, 10_000]
+    memory_sizes = [200, 500] if args.quick else [10_000, 100_000]
+    many = (6, 10) if args.quick else (200, 50)  # threads, messages per thread
     backends = ["SQLite", *(["PostgreSQL"] if args.postgres else [])]
 
     with server_process("--api-key", API_KEY) as base_url, tempfile.TemporaryDirectory() as folder:
