@@ -22,6 +22,19 @@ M = TypeVar("M", bound=SdkModel)
 PAGE_SIZE = 100  # the API's largest page: the fewest requests per object
 
 
+def thread_of(store: Store, object_id: str, thread_id: str | None) -> str:
+    """The thread an object lives in: as given, or as the archive remembers it."""
+    if thread_id is not None:
+        return check_id("thread", thread_id)
+    known = store.reader.thread_of(object_id)
+    if known is None:
+        raise InvalidInputError(
+            f"the archive does not know which thread {object_id} belongs to",
+            hint="pass thread_id (or --thread), or sync that thread first",
+        )
+    return known
+
+
 class Repository(Generic[M]):
     """Base of the per-object repositories; ``model`` is the SDK type they return."""
 
@@ -55,16 +68,7 @@ class Repository(Generic[M]):
         return typed
 
     def _thread_of(self, object_id: str, thread_id: str | None) -> str:
-        """The thread an object lives in: as given, or as the archive remembers it."""
-        if thread_id is not None:
-            return check_id("thread", thread_id)
-        known = self._store.reader.thread_of(object_id)
-        if known is None:
-            raise InvalidInputError(
-                f"the archive does not know which thread {object_id} belongs to",
-                hint="pass thread_id (or --thread), or sync that thread first",
-            )
-        return known
+        return thread_of(self._store, object_id, thread_id)
 
     def _pages(self, list_method: Callable[..., Any], *args: Any, **params: Any) -> Iterator[M]:
         """Every object of a list endpoint from the given cursor on; each page is archived as it

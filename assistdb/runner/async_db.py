@@ -18,9 +18,8 @@ from openai.types.beta import Thread
 from openai.types.beta.threads import Message, Run
 
 from assistdb.client import ClientSettings, make_async_client
-from assistdb.errors import InvalidInputError
 from assistdb.repositories import api
-from assistdb.repositories.base import PAGE_SIZE
+from assistdb.repositories.base import PAGE_SIZE, thread_of
 from assistdb.repositories.validation import check_id, check_metadata
 from assistdb.runner.async_engine import AsyncRunEngine
 from assistdb.runner.driving import ToolsArgument
@@ -204,12 +203,4 @@ class AsyncRuns(_AsyncRepository):
         )
 
     async def _thread_of(self, run_id: str, thread_id: str | None) -> str:
-        if thread_id is not None:
-            return check_id("thread", thread_id)
-        known = await asyncio.to_thread(self._owner.store.reader.thread_of, run_id)
-        if known is None:
-            raise InvalidInputError(
-                f"the archive does not know which thread {run_id} belongs to",
-                hint="pass thread_id, or sync that thread first",
-            )
-        return known
+        return await asyncio.to_thread(thread_of, self._owner.store, run_id, thread_id)
