@@ -69,11 +69,12 @@ def require_archived(found: T | None, what: str, *, hint: str) -> T:
 
 
 def enable_debug_logging(ctx: click.Context) -> None:
-    """Debug logs of assistdb, the SDK and httpx on stderr, with API keys masked; undone on exit."""
+    """Debug logs of assistdb, the SDK and its HTTP client on stderr, API keys masked; undone on exit."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(RedactingFilter())
-    loggers = [logging.getLogger(name) for name in ("assistdb", "openai", "httpx")]
+    # The SDK's HTTP client logs as "httpx" up to openai 3.56 and as "httpx2" from 3.57.
+    loggers = [logging.getLogger(name) for name in ("assistdb", "openai", "httpx", "httpx2")]
     previous = [logger.level for logger in loggers]
     for logger in loggers:
         logger.addHandler(handler)
