@@ -83,6 +83,7 @@ def upgrade() -> None:
     op.create_index("ix_heads_run_id", "heads", ["run_id"])
     op.create_index("ix_heads_assistant_id", "heads", ["assistant_id"])
     op.create_index("ix_heads_type_status", "heads", ["object_type", "status"])
+    op.create_index("ix_heads_thread_status", "heads", ["thread_id", "status"])
 
     op.create_table(
         "head_metadata",

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from sqlalchemy import Connection, exists, select
+from sqlalchemy import exists, select
 
 from assistdb.audit.export_format import FORMAT, FORMAT_VERSION, KINDS, encode
 from assistdb.errors import NotFoundError
 from assistdb.repositories.validation import check_id
 from assistdb.store import Store, migrations
 from assistdb.store.archive import VERSIONS
-from assistdb.store.database import translate_errors
 
 STREAM_ROWS = 1000
 
@@ -41,7 +39,7 @@ def export_archive(
     if thread_id is not None:
         check_id("thread", thread_id)
     result = ExportResult()
-    with _snapshot(store) as connection:
+    with store.database.snapshot() as connection:
         if (
             thread_id is not None
             and not connection.execute(select(exists().where(VERSIONS.c.chain_id == thread_id))).scalar()
@@ -64,15 +62,3 @@ def export_archive(
             setattr(result, kind.table.name, written)
         out.write(encode("end", {kind.table.name: getattr(result, kind.table.name) for kind in KINDS}))
     return result
-
-
-@contextmanager
-def _snapshot(store: Store) -> Iterator[Connection]:
-    """A read transaction that sees one moment of the archive, even while syncs write
-    (REPEATABLE READ on PostgreSQL; any SQLite read transaction is a snapshot)."""
-    database = store.database
-    with translate_errors(database), database.engine.connect() as connection:
-        if database.dialect == "postgresql":
-            connection.execution_options(isolation_level="REPEATABLE READ")
-        with connection.begin():
-            yield connection

@@ -95,7 +95,7 @@ def _runs(store: Store, since: datetime | None, until: datetime | None) -> Itera
         statement = statement.where(HEADS.c.created_at >= int(since.timestamp()))
     if until is not None:
         statement = statement.where(HEADS.c.created_at < int(until.timestamp()))
-    with store.database.read() as connection:
+    with store.database.snapshot() as connection:
         for body in (
             connection.execution_options(stream_results=True, yield_per=STREAM_ROWS)
             .execute(statement)

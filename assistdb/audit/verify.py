@@ -177,6 +177,6 @@ def _chains(store: Store, chain_id: str | None) -> Iterator[tuple[str, Iterator[
     statement = select(*VERSION_COLUMNS).order_by(VERSIONS.c.chain_id, VERSIONS.c.chain_seq)
     if chain_id is not None:
         statement = statement.where(VERSIONS.c.chain_id == chain_id)
-    with store.database.read() as connection:
+    with store.database.snapshot() as connection:
         result = connection.execution_options(stream_results=True, yield_per=1000).execute(statement)
         yield from groupby((stored_version(row) for row in result), key=attrgetter("chain_id"))

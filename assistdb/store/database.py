@@ -149,9 +149,29 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        """A connection in a read transaction."""
-        with translate_errors(self), self.engine.connect() as connection, connection.begin():
-            yield connection
+        """A connection for quick reads, each statement seeing what is committed when it starts.
+
+        On PostgreSQL that is what READ COMMITTED gives inside a transaction too, so the statements
+        run without one and save BEGIN and COMMIT round trips; SQLite reads in a transaction.
+        Streaming a large result, or reading several statements from one moment: :meth:`snapshot`.
+        """
+        with translate_errors(self), self.engine.connect() as connection:
+            if self.dialect == "postgresql":
+                connection.execution_options(isolation_level="AUTOCOMMIT")
+                yield connection
+            else:
+                with connection.begin():
+                    yield connection
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Connection]:
+        """A read transaction that sees one moment of the archive, even while others write
+        (REPEATABLE READ on PostgreSQL; any SQLite read transaction is a snapshot)."""
+        with translate_errors(self), self.engine.connect() as connection:
+            if self.dialect == "postgresql":
+                connection.execution_options(isolation_level="REPEATABLE READ")
+            with connection.begin():
+                yield connection
 
     @contextmanager
     def write(self) -> Iterator[Connection]:

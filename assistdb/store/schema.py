@@ -86,6 +86,7 @@ class Head(SQLModel, table=True):
         Index("ix_heads_run_id", "run_id"),
         Index("ix_heads_assistant_id", "assistant_id"),
         Index("ix_heads_type_status", "object_type", "status"),
+        Index("ix_heads_thread_status", "thread_id", "status"),  # a thread's unfinished objects
     )
 
     object_id: str = Field(sa_column=Column(String(ID), primary_key=True))

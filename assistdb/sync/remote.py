@@ -20,9 +20,10 @@ from assistdb.repositories.base import PAGE_SIZE
 
 #: Retries per request at the least: at a 20% fault rate, 9 failures in a row are a 1-in-2-million event.
 MIN_RETRIES = 8
-#: Runs whose steps are fetched at once. Most runs have one page of steps, so a thread with many
-#: runs costs one request per run; overlapping them hides the network's round trips.
-STEP_FETCHERS = 4
+#: Requests in flight at once besides the sync's own: listings started ahead, and the steps of
+#: several runs (most runs have one page of steps, so a thread with many runs costs one request
+#: per run; overlapping them hides the network's round trips).
+FETCHERS = 4
 
 Body = dict[str, Any]
 Page = list[Body]
@@ -69,9 +70,27 @@ class Remote:
         """The steps of each run, in the order of ``run_ids``, fetched a few runs at a time."""
         if len(run_ids) < 2:
             return [self.steps(thread_id, run_id) for run_id in run_ids]
+        return list(self._pool().map(lambda run_id: self.steps(thread_id, run_id), run_ids))
+
+    def ahead(self, pages: Iterator[Page]) -> Iterator[Page]:
+        """``pages``, with its first page requested at once, in the background; the rest is
+        requested as it is iterated. Several listings started this way wait for the network
+        together instead of one after the other."""
+        first = self._pool().submit(next, pages, None)
+
+        def pages_from_the_first() -> Iterator[Page]:
+            page = first.result()
+            if page is not None:
+                yield page
+                yield from pages
+
+        return pages_from_the_first()
+
+    def _pool(self) -> ThreadPoolExecutor:
+        # Its tasks only make requests and never wait for one another, so they cannot deadlock.
         if self._fetchers is None:
-            self._fetchers = ThreadPoolExecutor(STEP_FETCHERS, thread_name_prefix="assistdb-sync-steps")
-        return list(self._fetchers.map(lambda run_id: self.steps(thread_id, run_id), run_ids))
+            self._fetchers = ThreadPoolExecutor(FETCHERS, thread_name_prefix="assistdb-sync-fetch")
+        return self._fetchers
 
     def assistants(self) -> Iterator[Page]:
         return self._pages(self._client.beta.assistants.list)
