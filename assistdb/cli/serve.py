@@ -109,7 +109,7 @@ def serve(
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     try:
-        app = AssistantsApp(config)
+        app = AssistantsApp(config, owns_process=True)
     except OSError as exc:
         sock.close()
         raise click.ClickException(

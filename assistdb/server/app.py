@@ -32,7 +32,7 @@ from assistdb.server.operations import Api, Call, Reply, Result, StreamReply
 from assistdb.server.persistence import Journal, open_journal
 from assistdb.server.request_models import SeedThread
 from assistdb.server.seeding import seed_thread
-from assistdb.server.state import Store
+from assistdb.server.state import Store, settle_bulk_load
 from assistdb.server.stats import RequestStats
 from assistdb.server.validation import parse_body
 
@@ -61,15 +61,20 @@ class AssistantsApp:
         *,
         on_response: ResponseHook | None = None,
         clock: Callable[[], float] = time.time,
+        owns_process: bool = False,
     ) -> None:
+        """``owns_process``: the server is all this process runs (``assistdb serve``), so it may
+        tune process-wide settings, such as leaving bulk-loaded objects out of garbage collection."""
         self.config = config
         self.on_response = on_response
         self.clock = clock
+        self.owns_process = owns_process
         self.stats = RequestStats()
         self.store = Store(IdFactory(config.seed))
         self.journal: Journal | None = (
             open_journal(self.store, config.state_file) if config.state_file else None
         )
+        self._settle()
         self.engine = RunEngine(self.store, config, clock)
         self.api = Api(self.store, self.engine, config, clock)
         self.faults = FaultInjector(config)
@@ -214,9 +219,15 @@ class AssistantsApp:
         self, messages: int, runs: int, metadata: dict[str, str] | None, assistant_id: str | None
     ) -> str:
         """Seed a thread; call on the event loop thread (``LocalServer`` does that for you)."""
-        return seed_thread(
+        thread_id = seed_thread(
             self.store, self.clock, messages=messages, runs=runs, metadata=metadata, assistant_id=assistant_id
         )
+        self._settle()
+        return thread_id
+
+    def _settle(self) -> None:
+        if self.owns_process:
+            settle_bulk_load()
 
 
 def _check_beta_header(request: Request) -> None:

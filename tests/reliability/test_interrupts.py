@@ -55,7 +55,9 @@ def test_ctrl_c_in_a_sync(
     tmp_path: Path,
 ) -> None:
     server = assistdb_server_factory(latency=0.01)  # a sync of a few seconds
-    thread_ids = [server.seed_thread(messages=300, runs=20) for _ in range(4)]
+    # Ten pages of messages per thread: a worker told to stop finishes the page in hand, and the
+    # interrupt (at the 15th response, a few pages into each thread) must leave most of the job.
+    thread_ids = [server.seed_thread(messages=1000, runs=5) for _ in range(4)]
     reference = f"sqlite:///{tmp_path / 'reference.sqlite3'}"
     for url in (database_url, reference):
         store = Store(url)
@@ -70,7 +72,7 @@ def test_ctrl_c_in_a_sync(
 
     assert sync(reference).exit_code == 0
     child = forked_cli.start(*command, env={"OPENAI_API_KEY": server.api_key})
-    server.on_response = InterruptAfter(30, child.pid)
+    server.on_response = InterruptAfter(15, child.pid)
     try:
         interrupted(forked_cli, child, "interrupted")
     finally:
