@@ -2,16 +2,16 @@
 read a thread's transcript, account for token usage, and move it in and out as JSONL."""
 
 from assistdb.audit.diff import ObjectChange, ThreadDiff, diff_thread
-from assistdb.audit.export import ExportResult, export_archive
-from assistdb.audit.importing import ImportResult, import_archive
+from assistdb.audit.export import export_archive
+from assistdb.audit.export_format import RowCounts
+from assistdb.audit.importing import import_archive
 from assistdb.audit.transcript import Transcript, build_transcript
 from assistdb.audit.usage import UsageReport, UsageRow, usage_report
 from assistdb.audit.verify import VerifyReport, verify
 
 __all__ = [
-    "ExportResult",
-    "ImportResult",
     "ObjectChange",
+    "RowCounts",
     "ThreadDiff",
     "Transcript",
     "UsageReport",

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TextIO
 
 from sqlalchemy import exists, select
 
-from assistdb.audit.export_format import FORMAT, FORMAT_VERSION, KINDS, encode
+from assistdb.audit.export_format import FORMAT, FORMAT_VERSION, KINDS, RowCounts, encode
 from assistdb.errors import NotFoundError
 from assistdb.repositories.validation import check_id
 from assistdb.store import Store, migrations
@@ -17,20 +16,9 @@ from assistdb.store.archive import VERSIONS
 STREAM_ROWS = 1000
 
 
-@dataclass
-class ExportResult:
-    versions: int = 0
-    tool_calls: int = 0
-    tracked_threads: int = 0
-
-    @property
-    def rows(self) -> int:
-        return self.versions + self.tool_calls + self.tracked_threads
-
-
 def export_archive(
     store: Store, out: TextIO, *, thread_id: str | None = None, on_row: Callable[[int], None] | None = None
-) -> ExportResult:
+) -> RowCounts:
     """Write every archive row (or one thread's) to ``out``, streaming, from one consistent view.
 
     The same archive always exports to the same bytes; an import of the export exports the same
@@ -38,7 +26,7 @@ def export_archive(
     """
     if thread_id is not None:
         check_id("thread", thread_id)
-    result = ExportResult()
+    result = RowCounts()
     with store.database.snapshot() as connection:
         if (
             thread_id is not None

@@ -30,6 +30,19 @@ FORMAT_VERSION = 1
 LEASE_COLUMNS = ("lease_owner", "lease_until_us")
 
 
+@dataclass
+class RowCounts:
+    """Rows per kind that an export wrote or an import loaded; the end line carries the same."""
+
+    versions: int = 0
+    tool_calls: int = 0
+    tracked_threads: int = 0
+
+    @property
+    def rows(self) -> int:
+        return self.versions + self.tool_calls + self.tracked_threads
+
+
 @dataclass(frozen=True)
 class RowKind:
     """One kind of exported row: the table it comes from and the columns it carries."""

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 from sqlalchemy import Connection, exists, select, text
 
-from assistdb.audit.export_format import FORMAT, FORMAT_VERSION, KINDS, RowKind
+from assistdb.audit.export_format import FORMAT, FORMAT_VERSION, KINDS, RowCounts, RowKind
 from assistdb.audit.reindex import rebuild_index
 from assistdb.errors import InvalidInputError
 from assistdb.store import Store
@@ -25,20 +24,9 @@ _KINDS = {kind.name: kind for kind in KINDS}
 _HINT = "import an unmodified assistdb export"
 
 
-@dataclass
-class ImportResult:
-    versions: int = 0
-    tool_calls: int = 0
-    tracked_threads: int = 0
-
-    @property
-    def rows(self) -> int:
-        return self.versions + self.tool_calls + self.tracked_threads
-
-
-def import_archive(store: Store, inp: TextIO, *, on_row: Callable[[int], None] | None = None) -> ImportResult:
+def import_archive(store: Store, inp: TextIO, *, on_row: Callable[[int], None] | None = None) -> RowCounts:
     """Load an export made by :func:`export_archive` into this store, which must be empty."""
-    result = ImportResult()
+    result = RowCounts()
     with store.database.write() as connection:
         _refuse_unless_empty(connection, store.database.display_url)
         records = _records(inp)
@@ -99,7 +87,7 @@ def _check_header(first: tuple[int, dict[str, Any]] | None) -> None:
         )
 
 
-def _check_counts(end: tuple[int, dict[str, Any]], result: ImportResult) -> None:
+def _check_counts(end: tuple[int, dict[str, Any]], result: RowCounts) -> None:
     line, counts = end
     for kind in KINDS:
         if counts.get(kind.table.name) != getattr(result, kind.table.name):

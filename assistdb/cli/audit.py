@@ -14,7 +14,7 @@ from typing import Any, get_args
 import click
 
 from assistdb.audit import (
-    ExportResult,
+    RowCounts,
     UsageReport,
     VerifyReport,
     diff_thread,
@@ -134,7 +134,7 @@ def export(cli: CliContext, file: str, thread_id: str | None) -> None:
 
 def _export_to_file(
     cli: CliContext, path: Path, thread_id: str | None, advance: Callable[[int], None]
-) -> ExportResult:
+) -> RowCounts:
     """Write next to the target and rename at the end, so a failed export leaves no partial file."""
     directory = path.parent if str(path.parent) else Path()
     try:
