@@ -6,12 +6,14 @@ added to the API after this was written, ends the wait, so a new status can neve
 
 from __future__ import annotations
 
-#: Statuses in which the run is busy and will change without us doing anything.
-BUSY = frozenset({"queued", "in_progress", "cancelling"})
+from assistdb.store.objects import UNFINISHED
+
 #: The run waits for tool outputs from us.
 REQUIRES_ACTION = "requires_action"
 #: The statuses the engine knows; every other status is terminal.
-NON_TERMINAL = BUSY | {REQUIRES_ACTION}
+NON_TERMINAL = UNFINISHED
+#: Statuses in which the run is busy and will change without us doing anything.
+BUSY = NON_TERMINAL - {REQUIRES_ACTION}
 
 
 def is_terminal(status: str) -> bool:

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from assistdb.store import hashing
 from assistdb.store.bulk import bulk_insert
-from assistdb.store.objects import Indexed, ObjectType, index_of, tombstone_body
+from assistdb.store.objects import UNFINISHED, Indexed, ObjectType, index_of, tombstone_body
 from assistdb.store.schema import Chain, Head, HeadMetadata, Version
 
 VERSIONS = Version.__table__  # type: ignore[attr-defined]
@@ -41,7 +41,8 @@ def now_us() -> int:
 
 @dataclass
 class RecordResult:
-    """What one write stored: new versions by object ID, and how many objects were unchanged."""
+    """What one write stored: new versions by object ID, and how many objects added nothing
+    (unchanged, or an observation older than the archived final state)."""
 
     stored: list[str] = field(default_factory=list)
     unchanged: int = 0
@@ -67,8 +68,22 @@ class _HeadState:
     version: int
     content_hash: str
     tombstone: bool
+    status: str | None
     first_observed_at_us: int
     first_seq: int
+
+    def outdates(self, item: _Pending) -> bool:
+        """Whether ``item`` is already known to be out of date: a live object in a final status
+        cannot go back to an unfinished one, so such an observation was made before the archived
+        one and arrived after it (two processes watching one run)."""
+        status = self.status
+        return (
+            not self.tombstone
+            and not item.tombstone
+            and status is not None
+            and status not in UNFINISHED
+            and item.index.status in UNFINISHED
+        )
 
 
 def index_rows(
@@ -188,10 +203,9 @@ class ArchiveWriter:
         for item in items:
             index = item.index
             head = heads.get(index.object_id)
-            if (
-                head is not None
-                and head.content_hash == item.content_hash
-                and head.tombstone == item.tombstone
+            if head is not None and (
+                (head.content_hash == item.content_hash and head.tombstone == item.tombstone)
+                or head.outdates(item)
             ):
                 result.unchanged += 1
                 continue
@@ -229,6 +243,7 @@ class ArchiveWriter:
                 version,
                 item.content_hash,
                 item.tombstone,
+                index.status,
                 head.first_observed_at_us if head else observed_at_us,
                 head.first_seq if head else last_seq,
             )
@@ -262,13 +277,19 @@ class ArchiveWriter:
                 HEADS.c.version,
                 HEADS.c.content_hash,
                 HEADS.c.tombstone,
+                HEADS.c.status,
                 HEADS.c.first_observed_at_us,
                 HEADS.c.first_seq,
             ).where(HEADS.c.object_id.in_(object_ids))
         )
         return {
             row.object_id: _HeadState(
-                row.version, row.content_hash, row.tombstone, row.first_observed_at_us, row.first_seq
+                row.version,
+                row.content_hash,
+                row.tombstone,
+                row.status,
+                row.first_observed_at_us,
+                row.first_seq,
             )
             for row in rows
         }

@@ -18,6 +18,10 @@ TYPE_OF_API_OBJECT: dict[str, ObjectType] = {
 }
 API_OBJECT_OF_TYPE: dict[ObjectType, str] = {v: k for k, v in TYPE_OF_API_OBJECT.items()}
 
+#: Statuses a message, run or step can still leave (only runs wait, queue or cancel); any other
+#: status is final: the API never moves an object out of it.
+UNFINISHED = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
+
 ID_PREFIXES: dict[ObjectType, str] = {
     "assistant": "asst_",
     "thread": "thread_",

@@ -24,15 +24,13 @@ from assistdb.repositories.facade import AssistDB
 from assistdb.repositories.validation import check_id
 from assistdb.store import Filters, hashing
 from assistdb.store.archive import now_us
-from assistdb.store.objects import ObjectType
+from assistdb.store.objects import UNFINISHED, ObjectType
 from assistdb.store.tracking import checkpoint, release, track, untrack
 from assistdb.sync.listing import Listed, list_thread, tombstone, unlisted, with_steps
 from assistdb.sync.prefetch import Prefetched
 from assistdb.sync.remote import Body, Page, Remote
 from assistdb.sync.results import ThreadSyncResult
 
-#: Statuses a message, run or step can still leave (only runs wait, queue or cancel).
-UNFINISHED = ("queued", "in_progress", "requires_action", "cancelling")
 #: Archived objects just before a refused cursor to try as cursors, before listing from the start.
 CURSOR_FALLBACKS = 3
 

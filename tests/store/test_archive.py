@@ -37,6 +37,25 @@ def test_a_changed_object_gets_a_new_version_and_history_keeps_both(store: Store
     assert current is not None and current.body["metadata"] == {"topic": "y"}
 
 
+def test_an_unfinished_state_arriving_after_a_final_one_is_out_of_date_and_not_stored(store: Store) -> None:
+    # Two observers of one run: the one that saw it in progress writes after the one that saw it end.
+    store.record([factories.thread(), factories.run("run_a", status="in_progress")])
+    store.record([factories.run("run_a", status="completed")])
+    late = store.record([factories.run("run_a", status="in_progress")])
+    edited = store.record([factories.run("run_a", status="completed", topic="x")])
+
+    assert late.stored == [] and late.unchanged == 1
+    assert edited.stored == ["run_a"], "a final object still changes in other ways"
+    assert [v.body["status"] for v in store.reader.history("run_a")] == [
+        "in_progress",
+        "completed",
+        "completed",
+    ]
+    store.record_deleted(["run_a"])
+    revived = store.record([factories.run("run_a", status="queued")])
+    assert revived.stored == ["run_a"], "after a tombstone any state is news"
+
+
 def test_the_same_object_twice_in_one_page_is_stored_once_per_distinct_content(store: Store) -> None:
     result = store.record(
         [factories.thread(topic="x"), factories.thread(topic="x"), factories.thread(topic="y")]
