@@ -72,14 +72,17 @@ class Repository(Generic[M]):
 
     def _pages(self, list_method: Callable[..., Any], *args: Any, **params: Any) -> Iterator[M]:
         """Every object of a list endpoint from the given cursor on; each page is archived as it
-        arrives, in one transaction."""
+        arrives, in one transaction, oldest first whatever the listing order: the archive orders
+        objects created in the same second by arrival, so a newest-first page recorded as it
+        came would read back reversed."""
         params = {key: value for key, value in params.items() if value is not None}
         params.setdefault("limit", PAGE_SIZE)
+        newest_first = params.get("order", "desc") == "desc"  # the API lists newest first by default
         while True:
             page = api.call(list_method, *args, **params)
             items: list[M] = list(page.data)
             if items:
-                self._record(*items)
+                self._record(*(reversed(items) if newest_first else items))
             yield from items
             if not items or not page.has_more:
                 return

@@ -164,7 +164,7 @@ class RunEngine:
         if isinstance(effect, Collect):
             for _ in self.db.steps.list(target.known_run_id, thread_id=target.thread_id):
                 pass
-            for _ in self.db.messages.list(target.thread_id, run_id=target.known_run_id):
+            for _ in self.db.messages.list(target.thread_id, run_id=target.known_run_id, order="asc"):
                 pass
             return None
         raise TypeError(f"unknown effect {effect!r}")

@@ -138,3 +138,21 @@ def test_archive_reads_need_no_api_key(database_url: str, monkeypatch: pytest.Mo
         assert offline.threads.find() == []
         with pytest.raises(InvalidInputError, match="no API key"):
             offline.threads.create()
+
+
+def test_messages_created_in_one_second_read_back_in_conversation_order_after_a_newest_first_listing(
+    db: AssistDB, assistdb_server: LocalServer
+) -> None:
+    raw = assistdb_server.client()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        thread = raw.beta.threads.create(
+            messages=[{"role": "user", "content": text} for text in ("one", "two", "three")]
+        )
+    created = {m.created_at for m in raw.beta.threads.messages.list(thread.id)}
+    assert len(created) == 1  # the same second: only arrival order can tell them apart
+
+    listed = [m.content[0].text.value for m in db.messages.list(thread.id)]  # type: ignore[union-attr]
+
+    assert listed == ["three", "two", "one"]  # the API's order, untouched
+    assert [m.content[0].text.value for m in db.messages.find(thread.id)] == ["one", "two", "three"]  # type: ignore[union-attr]
