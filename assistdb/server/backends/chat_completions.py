@@ -14,6 +14,7 @@ Credentials never leave ``UpstreamSettings``: not in its repr, not in log lines,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import math
@@ -23,7 +24,7 @@ import re
 import time
 import tomllib
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, cast, get_args
@@ -324,8 +325,10 @@ class ChatCompletionsBackend:
         while True:
             attempt = _Attempt()
             try:
-                async for event in self._stream(body, attempt):
-                    yield event
+                # aclosing: a consumer that stops early (aclose) closes the HTTP response now.
+                async with contextlib.aclosing(self._stream(body, attempt)) as events:
+                    async for event in events:
+                        yield event
                 return
             except (openai.APIError, _BrokenStream) as exc:
                 if attempt.relayed:
@@ -344,7 +347,7 @@ class ChatCompletionsBackend:
                 )
                 await self._sleep(delay)
 
-    async def _stream(self, body: dict[str, Any], attempt: _Attempt) -> AsyncIterator[ModelEvent]:
+    async def _stream(self, body: dict[str, Any], attempt: _Attempt) -> AsyncGenerator[ModelEvent, None]:
         stream = cast(
             openai.AsyncStream[ChatCompletionChunk],
             await self._client.chat.completions.create(**body),

@@ -118,10 +118,12 @@ def _tokens(text: str) -> int:
 class ScriptedUpstream:
     """The double, running in a thread; a context manager, or ``start()`` / ``stop()``."""
 
-    def __init__(self, *, host: str = "127.0.0.1", model: str | None = None) -> None:
+    def __init__(self, *, host: str = "127.0.0.1", model: str | None = None, latency: float = 0.0) -> None:
         self.host = host
         #: The model name answered (default: the name the request asked for).
         self.model = model
+        #: Seconds every request waits before it is answered (like a remote model's queue).
+        self.latency = latency
         self.requests: list[Exchange] = []
         self._script: deque[Behaviour] = deque()
         self._lock = threading.Lock()
@@ -227,6 +229,8 @@ class ScriptedUpstream:
         if not isinstance(body, dict):
             return _error(exchange, Failure(400, "We could not parse the JSON body of your request."))
         exchange.body = body
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
         behaviour = self._next(body)
         if isinstance(behaviour, Failure):
             return _error(exchange, behaviour)

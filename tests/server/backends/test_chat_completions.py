@@ -449,6 +449,35 @@ async def test_cancelling_the_consumer_aborts_the_upstream_request_within_a_seco
     assert not exchange.finished
 
 
+async def test_a_consumer_that_stops_early_closes_the_upstream_request(
+    backend: ChatCompletionsBackend, upstream: ScriptedUpstream
+) -> None:
+    upstream.script(Reply(text="one two three four five six seven eight nine ten", chunk_delay=0.2))
+    answer = backend.answer(request())
+
+    async for event in answer:
+        if isinstance(event, TextDelta):
+            break
+    stopped = time.monotonic()
+    await answer.aclose()  # type: ignore[attr-defined]
+
+    exchange = upstream.requests[0]
+    while exchange.disconnected_at is None and time.monotonic() - stopped < 1.0:
+        await asyncio.sleep(0.01)
+    assert exchange.disconnected_at is not None and not exchange.finished
+
+
+async def test_upstream_latency_delays_every_answer(
+    backend: ChatCompletionsBackend, upstream: ScriptedUpstream
+) -> None:
+    upstream.latency = 0.3
+    started = time.monotonic()
+
+    await collect(backend, request())
+
+    assert time.monotonic() - started >= 0.3
+
+
 async def test_cancelling_during_a_retry_wait_stops_at_once(
     backend: ChatCompletionsBackend, upstream: ScriptedUpstream
 ) -> None:
