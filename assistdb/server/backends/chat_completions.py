@@ -359,6 +359,11 @@ class ChatCompletionsBackend:
                 for event in _events(chunk, attempt):
                     attempt.relayed = True
                     yield event
+        except (openai.APIConnectionError, _BrokenStream):
+            if attempt.finish is None:
+                raise
+            # The answer is whole; only what follows it (a usage chunk, ``[DONE]``) was lost.
+            log.warning("upstream %s: the stream broke off after the answer finished", self.settings.location)
         finally:
             await stream.close()
         if attempt.finish is None:
@@ -376,7 +381,7 @@ class ChatCompletionsBackend:
             asked = retry_after(exc.response.headers)
             if asked is not None:
                 return asked if asked <= self.settings.max_wait else None
-        elif not isinstance(exc, openai.APIConnectionError | _BrokenStream):
+        elif not isinstance(exc, openai.APIError | _BrokenStream):
             return None
         delay = self.settings.backoff * math.pow(2, attempt_number)
         return min(self.settings.max_wait, delay * (0.75 + random.random() / 4))
@@ -388,6 +393,8 @@ class ChatCompletionsBackend:
             return "timed out"
         if isinstance(exc, openai.APIConnectionError):
             return "connection failed"
+        if isinstance(exc, openai.APIError):
+            return "error event in the stream"
         return "stream broke off"
 
     def _failure(self, exc: Exception, model: str, *, during_stream: bool) -> ModelError:
@@ -404,7 +411,12 @@ class ChatCompletionsBackend:
                 return ModelError("server_error", f"{said} (gave up after {self._tries()})")
             return ModelError("invalid_prompt" if status in PROMPT_STATUSES else "server_error", said)
         if during_stream:
-            reason = scrub(str(exc), secrets) if isinstance(exc, _BrokenStream) else self._summary(exc)
+            if isinstance(exc, openai.APIConnectionError):
+                reason = self._summary(exc)
+            elif isinstance(exc, openai.APIError):
+                reason = scrub(_detail(exc), secrets)
+            else:
+                reason = scrub(str(exc), secrets)
             return ModelError("server_error", f"{where} broke off its answer: {reason}")
         gave_up = f"gave up after {self._tries()}"
         if isinstance(exc, openai.APIConnectionError):

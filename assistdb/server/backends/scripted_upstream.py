@@ -10,7 +10,7 @@ one (or, with the queue empty, replies ``You said: TEXT`` to the last user messa
   length cuts it with ``length``, as a model would. ``chunk_delay`` slows each chunk,
   ``disconnect_after`` drops the connection after that many chunks, ``usage`` picks where the
   usage goes (``final``: the ``include_usage`` chunk, ``inline``: on the finishing chunk,
-  ``none``: nowhere).
+  ``none``: nowhere); ``error_after`` sends an error event in place of the rest.
 - ``Failure(status, ...)``: an OpenAI-style error body, with ``Retry-After`` if given.
 
 Every request is recorded (``requests``) with what was answered, so tests can check both sides
@@ -67,6 +67,9 @@ class Reply:
     usage: UsagePlacement = "final"
     chunk_delay: float = 0.0
     disconnect_after: int | None = None
+    #: After this many chunks send an ``{"error": ...}`` event instead of the rest (as OpenAI does).
+    error_after: int | None = None
+    error_message: str = "The server had an error while processing your request."
     #: Characters of tool-call arguments per delta.
     argument_piece: int = 8
     #: Leave the call IDs out of the stream (some OpenAI-compatible servers do).
@@ -101,6 +104,8 @@ class Exchange:
     #: The JSON answer, or each streamed chunk in order (``[DONE]`` not included).
     answers: list[Obj] = field(default_factory=list)
     streamed: bool = False
+    #: The ``{"error": ...}`` event sent in place of the rest of a stream, if any.
+    stream_error: Obj | None = None
     #: The client went away before the answer was complete; when (``time.monotonic()``).
     disconnected_at: float | None = None
     finished: bool = False
@@ -396,6 +401,20 @@ class _StreamResponse(Response):
         for sent, chunk in enumerate(self.answer.chunks()):
             if reply.disconnect_after is not None and sent >= reply.disconnect_after:
                 return  # uvicorn closes a connection whose response was left unfinished
+            if reply.error_after is not None and sent >= reply.error_after:
+                error = {
+                    "error": {
+                        "message": reply.error_message,
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                }
+                self.exchange.stream_error = error
+                self.exchange.finished = True
+                data = f"data: {json.dumps(error)}\n\n".encode()
+                await send({"type": "http.response.body", "body": data, "more_body": False})
+                return
             if reply.chunk_delay > 0:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(gone.wait(), reply.chunk_delay)

@@ -63,6 +63,8 @@ class ChatSpec:
             answer_schema = "CreateChatCompletionResponse"
         for answer in exchange.answers:
             problems += self.errors(answer_schema, answer)
+        if exchange.stream_error is not None:
+            problems += self.errors("ErrorResponse", exchange.stream_error)
         return problems
 
 

@@ -407,6 +407,40 @@ async def test_a_stream_that_stops_without_finishing_is_an_error(
     assert raised.value.code == "server_error" and "broke off" in raised.value.message
 
 
+async def test_a_break_after_the_finish_keeps_the_answer(
+    backend: ChatCompletionsBackend, upstream: ScriptedUpstream
+) -> None:
+    # role, "a ", "b", finish: then the usage chunk and [DONE] are lost.
+    upstream.script(Reply(text="a b", disconnect_after=4))
+
+    events = await collect(backend, request())
+
+    assert events == [TextDelta("a "), TextDelta("b"), Finished("stop", None)]
+    assert len(upstream.requests) == 1
+
+
+async def test_an_error_event_mid_stream_is_a_model_error_with_the_upstreams_words(
+    backend: ChatCompletionsBackend, upstream: ScriptedUpstream
+) -> None:
+    upstream.script(Reply(text="one two three", error_after=2, error_message="The model overloaded."))
+
+    with pytest.raises(ModelError) as raised:
+        await collect(backend, request())
+
+    assert raised.value.code == "server_error"
+    assert "broke off" in raised.value.message and "The model overloaded." in raised.value.message
+    assert len(upstream.requests) == 1
+
+
+async def test_an_error_event_before_any_text_is_retried(
+    backend: ChatCompletionsBackend, upstream: ScriptedUpstream
+) -> None:
+    upstream.script(Reply(text="lost", error_after=1), Reply(text="fine"))
+
+    assert text_of(await collect(backend, request())) == "fine"
+    assert len(upstream.requests) == 2
+
+
 async def test_a_stalled_upstream_times_out(upstream: ScriptedUpstream) -> None:
     upstream.script(Reply(text="too slow", chunk_delay=5))
     backend = ChatCompletionsBackend(settings_for(upstream, timeout=0.3, max_retries=0))
