@@ -43,6 +43,11 @@ class ApiError(AssistDBError):
         self.status_code = status_code
 
 
+class InvalidApiObjectError(ApiError):
+    """The API returned an object the archive cannot hold as it is: no ID, or an ID that no
+    database column can store (a NUL character, a lone surrogate, over 128 characters)."""
+
+
 class AuthenticationError(ApiError):
     """The API rejected the key."""
 

@@ -23,6 +23,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from assistdb.server import routes
+from assistdb.server.body import read_body
 from assistdb.server.config import ServerConfig
 from assistdb.server.errors import ApiError, internal_error, invalid
 from assistdb.server.faults import FaultInjector
@@ -237,11 +238,7 @@ def _check_beta_header(request: Request) -> None:
 
 
 async def _read_json(request: Request) -> object:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(
-            413, f"Request body too large: {len(raw)} bytes, at most {MAX_BODY_BYTES} are accepted."
-        )
+    raw = await read_body(request, MAX_BODY_BYTES)
     if not raw.strip():
         return {}
     try:

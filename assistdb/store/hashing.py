@@ -8,14 +8,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from typing import Any
 
 GENESIS = "0" * 64
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def canonical_json(value: Any) -> str:
-    """One spelling per JSON value: sorted keys, no spaces, UTF-8 kept as is."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """One spelling per JSON value: sorted keys, no spaces, UTF-8 kept as is.
+
+    JSON may carry a lone surrogate (``"\\ud800"``), which is not UTF-8 and so fits neither a
+    database nor a hash: it stays escaped, so the text is valid UTF-8 and parses back to the
+    same value. Control characters (NUL included) are always escaped by ``json.dumps``.
+    """
+    text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
 def sha256_hex(text: str) -> str:

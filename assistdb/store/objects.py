@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
+
+from assistdb.errors import InvalidApiObjectError
 
 ObjectType = Literal["assistant", "thread", "message", "run", "run_step"]
 
@@ -31,6 +34,26 @@ ID_PREFIXES: dict[ObjectType, str] = {
 }
 
 
+# The longest text each index column holds (PostgreSQL enforces them; the API's own limits).
+ID_LENGTH = 128
+STATUS_LENGTH = 32
+METADATA_KEY_LENGTH = 64
+METADATA_VALUE_LENGTH = 512
+_INT64 = range(-(2**63), 2**63)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL (not in PostgreSQL text), lone surrogates
+
+
+def indexable(text: str, length: int) -> bool:
+    """Whether ``text`` fits an index column of ``length`` on both backends.
+
+    The body of every version keeps any JSON text losslessly; index columns are plain database
+    text, which in PostgreSQL cannot hold NUL, in no database a lone surrogate (not UTF-8), and
+    is bounded. What does not fit is left out of the index (or refused, for an ID), the same way
+    on SQLite and PostgreSQL, so both backends answer a query alike.
+    """
+    return len(text) <= length and _UNSTORABLE.search(text) is None
+
+
 @dataclass(frozen=True)
 class Indexed:
     """The columns of an object that local queries filter and order on."""
@@ -51,25 +74,38 @@ def object_type_of(body: Mapping[str, Any]) -> ObjectType:
     try:
         return TYPE_OF_API_OBJECT[str(api_object)]
     except KeyError:
-        raise ValueError(f"not an Assistants API object: object={api_object!r}") from None
+        raise InvalidApiObjectError(
+            f"the API returned something that is not an Assistants API object: object={api_object!r}",
+            hint="check that the base URL points at an Assistants API",
+        ) from None
 
 
 def index_of(body: Mapping[str, Any]) -> Indexed:
-    """Pick the indexed columns out of an API object as returned by the API."""
+    """Pick the indexed columns out of an API object as returned by the API.
+
+    IDs are required and must be storable; a status or metadata pair that no index column can
+    hold is left out of the index (the body keeps it), see :func:`indexable`.
+    """
     object_type = object_type_of(body)
-    object_id = str(body["id"])
+    object_id = _id(body, "id", object_type)
     thread_id: str | None
     if object_type == "thread":
         thread_id = object_id
     elif object_type == "assistant":
         thread_id = None
     else:
-        thread_id = str(body["thread_id"])
+        thread_id = _id(body, "thread_id", object_type)
     chain_id = thread_id if thread_id is not None else object_id
-    run_id = object_id if object_type == "run" else _opt_str(body.get("run_id"))
-    assistant_id = object_id if object_type == "assistant" else _opt_str(body.get("assistant_id"))
+    run_id = object_id if object_type == "run" else _opt_id(body, "run_id", object_type)
+    assistant_id = object_id if object_type == "assistant" else _opt_id(body, "assistant_id", object_type)
     raw_metadata = body.get("metadata")
-    metadata = {str(k): str(v) for k, v in raw_metadata.items()} if isinstance(raw_metadata, Mapping) else {}
+    pairs = ((str(k), str(v)) for k, v in raw_metadata.items()) if isinstance(raw_metadata, Mapping) else ()
+    metadata = {
+        key: value
+        for key, value in pairs
+        if indexable(key, METADATA_KEY_LENGTH) and indexable(value, METADATA_VALUE_LENGTH)
+    }
+    status = _opt_str(body.get("status"))
     created_at = body.get("created_at")
     return Indexed(
         object_type=object_type,
@@ -78,10 +114,29 @@ def index_of(body: Mapping[str, Any]) -> Indexed:
         thread_id=thread_id,
         run_id=run_id,
         assistant_id=assistant_id,
-        status=_opt_str(body.get("status")),
-        created_at=created_at if isinstance(created_at, int) else None,
+        status=status if status is not None and indexable(status, STATUS_LENGTH) else None,
+        created_at=created_at if type(created_at) is int and created_at in _INT64 else None,
         metadata=metadata,
     )
+
+
+def _id(body: Mapping[str, Any], field: str, object_type: ObjectType) -> str:
+    value = _opt_id(body, field, object_type)
+    if value is None:
+        raise InvalidApiObjectError(
+            f"the API returned a {object_type} without {field!r}", hint="the server is not a faithful API"
+        )
+    return value
+
+
+def _opt_id(body: Mapping[str, Any], field: str, object_type: ObjectType) -> str | None:
+    value = _opt_str(body.get(field))
+    if value is not None and not indexable(value, ID_LENGTH):
+        raise InvalidApiObjectError(
+            f"the API returned a {object_type} whose {field} {value[:ID_LENGTH]!r} cannot be archived",
+            hint="an ID has at most 128 characters and no NUL; the server is not a faithful API",
+        )
+    return value
 
 
 def tombstone_body(object_type: ObjectType, object_id: str) -> dict[str, Any]:

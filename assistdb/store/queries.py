@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from sqlalchemy import Select, and_, exists, func, literal, select, tuple_
+from sqlalchemy import Select, and_, exists, false, func, literal, select, tuple_
 
 from assistdb.store.archive import ARRIVAL_ORDER, HEAD_METADATA, HEADS, VERSIONS
 from assistdb.store.database import Database
-from assistdb.store.objects import ObjectType
+from assistdb.store.objects import METADATA_KEY_LENGTH, METADATA_VALUE_LENGTH, ObjectType, indexable
 
 Order = Literal["asc", "desc"]
 
@@ -290,6 +290,10 @@ def _apply_filters(statement: Select[Any], object_type: ObjectType, filters: Fil
     if filters.created_before is not None:
         statement = statement.where(HEADS.c.created_at < filters.created_before)
     for key, value in (filters.metadata or {}).items():
+        if not (indexable(key, METADATA_KEY_LENGTH) and indexable(value, METADATA_VALUE_LENGTH)):
+            # The index holds no such pair (see ``indexable``): nothing can match it.
+            statement = statement.where(false())
+            continue
         pair = HEAD_METADATA.alias()
         statement = statement.where(
             exists().where(pair.c.object_id == HEADS.c.object_id, pair.c.key == key, pair.c.value == value)

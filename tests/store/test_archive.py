@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, func, select
 
+from assistdb.errors import InvalidApiObjectError
 from assistdb.store import Filters, Store
 from assistdb.store.archive import VERSIONS
 from tests import factories
@@ -114,6 +115,6 @@ def test_versions_chain_per_thread_and_per_assistant(store: Store) -> None:
 
 
 def test_objects_that_are_not_api_objects_are_refused(store: Store) -> None:
-    with pytest.raises(ValueError, match="not an Assistants API object"):
+    with pytest.raises(InvalidApiObjectError, match="not an Assistants API object"):
         store.record([{"id": "x", "object": "chat.completion"}])
     assert store.reader.history("x") == []
