@@ -456,7 +456,7 @@ def _version_chains(connection: Connection, chain_id: str | None) -> Iterator[tu
     statement = select(VERSIONS).order_by(VERSIONS.c.chain_id, VERSIONS.c.chain_seq)
     if chain_id is not None:
         statement = statement.where(VERSIONS.c.chain_id == chain_id)
-    result = connection.execution_options(stream_results=True, yield_per=1000).execute(statement).mappings()
+    result = connection.execute(statement.execution_options(stream_results=True, yield_per=1000)).mappings()
     for current, rows in groupby(result, key=lambda row: row["chain_id"]):
         yield str(current), rows
 
@@ -465,7 +465,7 @@ def _ledger_chains(connection: Connection, chain_id: str | None) -> Iterator[tup
     statement = select(TOOL_CALLS).order_by(TOOL_CALLS.c.run_id, TOOL_CALLS.c.seq)
     if chain_id is not None:
         statement = statement.where(TOOL_CALLS.c.thread_id == chain_id)
-    result = connection.execution_options(stream_results=True, yield_per=1000).execute(statement).mappings()
+    result = connection.execute(statement.execution_options(stream_results=True, yield_per=1000)).mappings()
     for run_id, rows in groupby(result, key=lambda row: row["run_id"]):
         yield ledger_chain(str(run_id)), rows
 

@@ -124,6 +124,8 @@ class _Checker:
             return problem("altered", f"its link to the previous {noun} was changed")
         if content is not None:
             return problem("altered", content)
+        if verdict is False and row["scheme"] not in (PLAIN, self.sealer.scheme):
+            return problem("altered", f"it is sealed as {row['scheme']!r}, not with this archive key")
         if verdict is False:
             return problem("altered", "its fields do not match its row hash")
         if row["scheme"] == PLAIN and self.keyed_seen:

@@ -77,13 +77,14 @@ class Sealer:
         return self._hash(self.scheme, fields)
 
     def check(self, scheme: str, fields: Sequence[Any], row_hash: str) -> bool | None:
-        """Whether ``row_hash`` is right for ``fields`` under ``scheme``; None when the row was
-        sealed with a key this sealer does not have (it is present but cannot be checked)."""
+        """Whether ``row_hash`` is right for ``fields`` under ``scheme``; None when the row is
+        keyed and this sealer has no key (present, but its seal cannot be checked). With a key,
+        a row sealed with another key is wrong: assistdb never mixes keys in one archive."""
         if scheme == PLAIN or scheme == self.scheme:
             return hmac.compare_digest(self._hash(scheme, fields), row_hash)
-        if scheme.startswith(KEYED + ":"):
+        if scheme.startswith(KEYED + ":") and not self.keyed:
             return None
-        return False  # no such scheme: the column was changed
+        return False  # another key, or no such scheme: the row was changed
 
     def _hash(self, scheme: str, fields: Sequence[Any]) -> str:
         if scheme == PLAIN:
