@@ -1,6 +1,6 @@
 """The archive's export format: JSONL, one JSON object per line, keys sorted, compact.
 
-    {"kind":"header","format":"assistdb-archive","version":1,"schema":"0001","thread_id":null}
+    {"kind":"header","format":"assistdb-archive","version":2,"schema":"0002","thread_id":null}
     {"kind":"version", ...every column of ``versions``...}         in ID order
     {"kind":"tool_call", ...every column of ``tool_calls``...}     in ID order
     {"kind":"tracked_thread", ...``tracked_threads`` but leases...} in thread ID order
@@ -8,7 +8,11 @@
 
 Rows are verbatim: IDs, hashes, observation times, and each version's body as the exact text that
 was hashed. Leases are left out: they belong to the processes syncing one database, not to the
-archive. The end line makes a truncated file detectable.
+archive. The end line makes a truncated file detectable; the rows' own hash chains make an edited
+one detectable, and an import checks them before it commits anything.
+
+Version 1 (before tool-ledger events were chained) is still read: its versions rows are plain
+``sha256`` ones, and its events are chained on import as the migration chains them.
 """
 
 from __future__ import annotations
@@ -26,7 +30,10 @@ from assistdb.store.tool_ledger import TOOL_CALLS
 from assistdb.store.tracking import TRACKED
 
 FORMAT = "assistdb-archive"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+#: What a version 1 export lacks, per row kind: columns that version 2 added.
+ADDED_IN_2 = {"version": ("scheme",), "tool_call": ("seq", "prev_hash", "row_hash", "scheme")}
 LEASE_COLUMNS = ("lease_owner", "lease_until_us")
 
 

@@ -1,7 +1,7 @@
 """Importing an export into an empty archive: rows verbatim, chains intact, index rebuilt.
 
-All of it happens in one transaction, so a bad or truncated file leaves the database as empty
-as it was.
+All of it happens in one transaction, and the chains of what was read are verified before it
+commits, so a bad, truncated or edited file leaves the database as empty as it was.
 """
 
 from __future__ import annotations
@@ -12,12 +12,24 @@ from typing import Any, TextIO
 
 from sqlalchemy import Connection, exists, select, text
 
-from assistdb.audit.export_format import FORMAT, FORMAT_VERSION, KINDS, RowCounts, RowKind
+from assistdb.audit.export_format import (
+    ADDED_IN_2,
+    FORMAT,
+    FORMAT_VERSION,
+    KINDS,
+    READABLE_VERSIONS,
+    RowCounts,
+    RowKind,
+)
 from assistdb.audit.reindex import rebuild_index
-from assistdb.errors import InvalidInputError
+from assistdb.audit.verify import VerifyReport, verify_connection
+from assistdb.errors import InvalidInputError, VerificationError
 from assistdb.store import Store
 from assistdb.store.archive import CHAINS, HEADS
 from assistdb.store.bulk import bulk_insert
+from assistdb.store.chaining import EVENT_COLUMNS
+from assistdb.store.hashing import PLAIN, PLAIN_SEALER
+from assistdb.store.tool_ledger import seal_events
 
 BATCH = 1000
 _KINDS = {kind.name: kind for kind in KINDS}
@@ -30,9 +42,10 @@ def import_archive(store: Store, inp: TextIO, *, on_row: Callable[[int], None] |
     with store.database.write() as connection:
         _refuse_unless_empty(connection, store.database.display_url)
         records = _records(inp)
-        _check_header(next(records, None))
+        version = _check_header(next(records, None))
         pending: dict[str, list[dict[str, Any]]] = {kind.name: [] for kind in KINDS}
         end: tuple[int, dict[str, Any]] | None = None
+        ledger_tips: dict[str, tuple[int, str]] = {}  # chaining the events of a version 1 export
         for line, record in records:
             if end is not None:
                 raise InvalidInputError(f"line {line} of the export follows its end line", hint=_HINT)
@@ -43,6 +56,8 @@ def import_archive(store: Store, inp: TextIO, *, on_row: Callable[[int], None] |
             kind = _KINDS.get(str(name))
             if kind is None:
                 raise InvalidInputError(f"line {line} of the export: unknown row kind {name!r}", hint=_HINT)
+            if version == 1:
+                record = _upgrade_record(kind.name, record, line, ledger_tips)
             pending[kind.name].append(kind.check(record, line))
             setattr(result, kind.table.name, getattr(result, kind.table.name) + 1)
             if len(pending[kind.name]) >= BATCH:
@@ -56,7 +71,42 @@ def import_archive(store: Store, inp: TextIO, *, on_row: Callable[[int], None] |
         _check_counts(end, result)
         _continue_ids_after_imported(connection)
         rebuild_index(connection)
+        _verify_before_commit(connection, store)
     return result
+
+
+def _verify_before_commit(connection: Connection, store: Store) -> None:
+    """Check the chains of everything read, in the import's own transaction: an edited export
+    is refused, naming its first bad rows, and the rollback leaves the database empty."""
+    report = VerifyReport()
+    verify_connection(connection, store.sealer, report)
+    if report.ok:
+        return
+    named = "; ".join(problem.describe() for problem in [*report.problems][:3])
+    raise VerificationError(
+        f"the export does not verify, so nothing was imported: {named or report.error().message}",
+        hint="the file was changed after it was exported; import an unmodified export",
+    )
+
+
+def _upgrade_record(
+    kind: str, record: dict[str, Any], line: int, ledger_tips: dict[str, tuple[int, str]]
+) -> dict[str, Any]:
+    """A version 1 row as version 2 spells it (see :mod:`export_format`)."""
+    for column in ADDED_IN_2.get(kind, ()):
+        if column in record:
+            raise InvalidInputError(
+                f"line {line} of the export: {column!r} is not in a version 1 export", hint=_HINT
+            )
+    if kind == "version":
+        return {**record, "scheme": PLAIN}
+    if kind == "tool_call":
+        if not isinstance(record.get("run_id"), str):
+            return record  # the row check names what is wrong with it
+        fields = {column: record.get(column) for column in EVENT_COLUMNS}
+        sealed = seal_events([fields], PLAIN_SEALER, ledger_tips)[0]
+        return {**record, **{column: sealed[column] for column in ADDED_IN_2["tool_call"]}}
+    return record
 
 
 def _records(inp: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -72,7 +122,8 @@ def _records(inp: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
         yield line, record
 
 
-def _check_header(first: tuple[int, dict[str, Any]] | None) -> None:
+def _check_header(first: tuple[int, dict[str, Any]] | None) -> int:
+    """The export's format version, if this assistdb reads it."""
     if first is None:
         raise InvalidInputError("the export is empty", hint="pass the file `assistdb audit export` wrote")
     _, header = first
@@ -80,11 +131,13 @@ def _check_header(first: tuple[int, dict[str, Any]] | None) -> None:
         raise InvalidInputError(
             "this is not an assistdb export", hint="pass the file `assistdb audit export` wrote"
         )
-    if header.get("version") != FORMAT_VERSION:
+    version = header.get("version")
+    if version not in READABLE_VERSIONS:
         raise InvalidInputError(
-            f"the export has format version {header.get('version')!r}; this assistdb reads {FORMAT_VERSION}",
+            f"the export has format version {version!r}; this assistdb reads up to {FORMAT_VERSION}",
             hint="import it with the assistdb version that exported it, or a newer one",
         )
+    return int(version)
 
 
 def _check_counts(end: tuple[int, dict[str, Any]], result: RowCounts) -> None:

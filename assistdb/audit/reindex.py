@@ -1,48 +1,111 @@
-"""Rebuilding the index tables (heads, head_metadata, chains) from the archive's rows alone.
+"""Rebuilding the index tables from the archive's rows alone.
 
-Used after an import, which brings only archive rows: what the index holds is derived, so it is
-computed again exactly as the writer would have left it.
+An import brings only archive rows, so it computes all of the index (``heads``,
+``head_metadata`` and the chain tips) exactly as the writer would have left it. ``assistdb audit
+reindex`` repairs ``heads`` and ``head_metadata`` of a live archive the same way, but only when
+every chain verifies, and it never moves a chain tip: a tip is the evidence that a chain's tail
+was not cut, so a chain that disagrees with its tip must be restored from an export instead.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, delete, func, insert, select
 
+from assistdb.audit.verify import VerifyReport, verify_connection
+from assistdb.store import Store
 from assistdb.store.archive import CHAINS, HEAD_METADATA, HEADS, VERSIONS, index_rows
 from assistdb.store.bulk import bulk_insert
 from assistdb.store.objects import Indexed, index_of
+from assistdb.store.tool_ledger import TOOL_CALLS, ledger_chain
 
 BATCH = 1000
 
 
+@dataclass(frozen=True)
+class ReindexResult:
+    repaired: int  # index rows that disagreed with the archive
+    heads: int  # objects indexed
+
+
+def reindex(store: Store) -> ReindexResult:
+    """Rebuild ``heads`` and ``head_metadata`` from ``versions`` in one write transaction;
+    raises :class:`VerificationError` (and changes nothing) if a chain does not verify."""
+    with store.database.write() as connection:
+        report = VerifyReport()
+        verify_connection(connection, store.sealer, report)
+        if report.problems:
+            error = report.error()
+            error.hint = "reindex rebuilds only from chains that verify; restore the archive from an export"
+            raise error
+        connection.execute(delete(HEAD_METADATA))
+        connection.execute(delete(HEADS))
+        heads = rebuild_heads(connection)
+    return ReindexResult(len(report.index_problems), heads)
+
+
 def rebuild_index(connection: Connection) -> None:
-    """Fill the empty index tables from ``versions``, inside the caller's transaction."""
-    tips = select(VERSIONS.c.chain_id, func.max(VERSIONS.c.chain_seq).label("last_seq")).group_by(
-        VERSIONS.c.chain_id
+    """Fill the empty index tables from ``versions`` and ``tool_calls``, inside the caller's
+    transaction."""
+    rebuild_tips(connection)
+    rebuild_heads(connection)
+
+
+def rebuild_tips(connection: Connection) -> None:
+    """The tip of every chain: its last row, as the writer would have recorded it."""
+    tip = (
+        select(VERSIONS.c.chain_id, func.max(VERSIONS.c.chain_seq).label("last_seq"))
+        .group_by(VERSIONS.c.chain_id)
+        .subquery()
     )
-    tip = tips.subquery()
     connection.execute(
         insert(CHAINS).from_select(
-            ["chain_id", "last_seq", "last_hash"],
-            select(VERSIONS.c.chain_id, VERSIONS.c.chain_seq, VERSIONS.c.row_hash).join(
+            ["chain_id", "last_seq", "last_hash", "scheme"],
+            select(VERSIONS.c.chain_id, VERSIONS.c.chain_seq, VERSIONS.c.row_hash, VERSIONS.c.scheme).join(
                 tip, (VERSIONS.c.chain_id == tip.c.chain_id) & (VERSIONS.c.chain_seq == tip.c.last_seq)
             ),
         )
     )
+    events = (
+        select(TOOL_CALLS.c.run_id, func.max(TOOL_CALLS.c.seq).label("last_seq"))
+        .group_by(TOOL_CALLS.c.run_id)
+        .subquery()
+    )
+    last_events = select(
+        TOOL_CALLS.c.run_id, TOOL_CALLS.c.seq, TOOL_CALLS.c.row_hash, TOOL_CALLS.c.scheme
+    ).join(events, (TOOL_CALLS.c.run_id == events.c.run_id) & (TOOL_CALLS.c.seq == events.c.last_seq))
+    ledger_tips = [
+        {
+            "chain_id": ledger_chain(row.run_id),
+            "last_seq": row.seq,
+            "last_hash": row.row_hash,
+            "scheme": row.scheme,
+        }
+        for row in connection.execute(last_events)
+    ]
+    if ledger_tips:
+        connection.execute(insert(CHAINS), ledger_tips)
+
+
+def rebuild_heads(connection: Connection) -> int:
+    """Fill the empty ``heads`` and ``head_metadata``; the number of objects indexed."""
     heads: list[dict[str, Any]] = []
     pairs: list[dict[str, str]] = []
+    count = 0
     for head, metadata in _index_rows(connection):
         heads.append(head)
         pairs.extend(metadata)
+        count += 1
         if len(heads) >= BATCH:
             _flush(connection, heads, pairs)
     _flush(connection, heads, pairs)
+    return count
 
 
 def _flush(connection: Connection, heads: list[dict[str, Any]], pairs: list[dict[str, str]]) -> None:

@@ -3,6 +3,7 @@ move the whole archive in and out as JSONL."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import tempfile
@@ -23,12 +24,16 @@ from assistdb.audit import (
     usage_report,
     verify,
 )
+from assistdb.audit.reindex import reindex
 from assistdb.audit.usage import GroupBy
+from assistdb.audit.verify import load_expected, record_checkpoint
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import DateParam, json_option
 from assistdb.cli.output import emit_json, emit_table, note, progress, to_data
-from assistdb.errors import InvalidInputError, NotFoundError, VerificationError
+from assistdb.errors import InvalidInputError, NotFoundError
 from assistdb.repositories.validation import check_id
+
+log = logging.getLogger("assistdb.audit")
 
 
 @click.group()
@@ -37,38 +42,74 @@ def audit() -> None:
 
 
 @audit.command("verify")
-@click.option("--thread", "thread_id", metavar="ID", help="Verify only this thread's chain.")
+@click.option(
+    "--thread", "thread_id", metavar="ID", help="Verify only this thread's chain and its runs' ledgers."
+)
+@click.option(
+    "--expect",
+    metavar="DIGEST|@FILE",
+    help="Also fail unless the archive continues the state this digest (or saved --json output) names.",
+)
 @json_option
 @pass_cli
-def verify_command(cli: CliContext, thread_id: str | None, as_json: bool) -> None:
-    """Check every hash chain; exit 6 naming the first bad row of each broken chain."""
+def verify_command(cli: CliContext, thread_id: str | None, expect: str | None, as_json: bool) -> None:
+    """Check the database, every hash chain and the index; exit 6 naming every bad row."""
     chain_id = check_id("thread", thread_id) if thread_id else None
-    report = verify(cli.store, chain_id=chain_id)
+    expected = load_expected(cli.store, expect) if expect else None
+    report = verify(cli.store, chain_id=chain_id, expected=expected)
     if chain_id is not None and report.chains == 0:
         raise NotFoundError(
             f"the archive has no thread {chain_id}", hint="`assistdb threads list` shows them"
         )
+    recorded = report.ok and chain_id is None and record_checkpoint(cli.store, report)
+    log.info("database check: %s", report.integrity)
+    if report.unverified:
+        note(
+            f"note: {report.unverified} row(s) sealed with an archive key were checked for links and "
+            "content only; set ASSISTDB_ARCHIVE_KEY to check their seals"
+        )
     if as_json:
         emit_json(_report_data(report))
     elif report.ok:
-        click.echo(f"ok: {report.chains} chain(s), {report.rows} row(s) verified")
-    else:
-        for problem in report.problems:
-            click.echo(problem.describe())
-    if not report.ok:
-        raise VerificationError(
-            f"{len(report.problems)} of {report.chains} chain(s) do not verify",
-            hint="the rows named were changed or removed after they were written; restore from an export",
+        click.echo(
+            f"ok: {report.chains} chain(s), {report.rows} row(s), {report.events} tool event(s) verified"
         )
+        if chain_id is None:
+            click.echo(f"digest: {report.digest}")
+    else:
+        for line in [p.describe() for p in report.problems] + [p.describe() for p in report.index_problems]:
+            click.echo(line)
+    if report.ok and chain_id is None and not recorded:
+        note("note: the database is read-only, so --expect will need the saved --json output (@FILE)")
+    if not report.ok:
+        raise report.error()
 
 
 def _report_data(report: VerifyReport) -> dict[str, Any]:
     return {
         "ok": report.ok,
+        "integrity": report.integrity,
         "chains": report.chains,
         "rows": report.rows,
+        "ledgers": report.ledgers,
+        "events": report.events,
+        "unverified": report.unverified,
         "problems": [to_data(problem) for problem in report.problems],
+        "index_problems": [to_data(problem) for problem in report.index_problems],
+        "tips": [
+            {"chain_id": chain, "length": length, "end_hash": end}
+            for chain, (length, end) in sorted(report.tips.items())
+        ],
+        "digest": report.digest,
     }
+
+
+@audit.command("reindex")
+@pass_cli
+def reindex_command(cli: CliContext) -> None:
+    """Rebuild heads and head_metadata from the archive (refused if a chain does not verify)."""
+    result = reindex(cli.store)
+    click.echo(f"ok: {result.repaired} index row(s) repaired; {result.heads} object(s) indexed")
 
 
 @audit.command("diff")

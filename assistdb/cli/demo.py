@@ -78,7 +78,7 @@ def demo(ctx: click.Context, demo_db: str | None, keep: bool) -> None:
             note("5. synced the thread into the archive")
             report = verify(db.store)
             if not report.ok:
-                raise VerificationError(report.problems[0].describe(), hint="this is a bug; please report it")
+                raise VerificationError(report.error().message, hint="this is a bug; please report it")
             note(f"6. verified {report.chains} hash chain(s), {report.rows} archived version(s)")
             note("")
             click.echo(build_transcript(db.store, thread.id).to_markdown())

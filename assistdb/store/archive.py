@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from assistdb.errors import InvalidInputError
 from assistdb.store import hashing
 from assistdb.store.bulk import bulk_insert
 from assistdb.store.objects import UNFINISHED, Indexed, ObjectType, index_of, tombstone_body
@@ -121,11 +122,11 @@ def index_rows(
 
 
 class ArchiveWriter:
-    """Appends versions within one open write transaction."""
+    """Appends versions within one open write transaction, sealing each row with ``sealer``."""
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, sealer: hashing.Sealer | None = None) -> None:
         self.connection = connection
-        self._dialect = connection.dialect.name
+        self.sealer = sealer or hashing.PLAIN_SEALER
 
     def record(self, bodies: Iterable[Mapping[str, Any]]) -> RecordResult:
         """Store each API object whose content differs from its latest archived version."""
@@ -196,7 +197,7 @@ class ArchiveWriter:
 
     def _append_chain(self, chain_id: str, items: list[_Pending], observed_at_us: int) -> RecordResult:
         result = RecordResult()
-        last_seq, last_hash = self._lock_chain(chain_id)
+        last_seq, last_hash = lock_tip(self.connection, chain_id, self.sealer)
         heads = self._heads_of({item.index.object_id for item in items})
         version_rows: list[dict[str, Any]] = []
         changed: dict[str, tuple[_Pending, _HeadState]] = {}
@@ -211,16 +212,18 @@ class ArchiveWriter:
                 continue
             last_seq += 1
             version = head.version + 1 if head else 1
-            row_hash = hashing.row_hash(
-                prev_hash=last_hash,
-                chain_id=chain_id,
-                chain_seq=last_seq,
-                object_type=index.object_type,
-                object_id=index.object_id,
-                version=version,
-                tombstone=item.tombstone,
-                observed_at_us=observed_at_us,
-                content_hash=item.content_hash,
+            row_hash = self.sealer.seal(
+                hashing.version_fields(
+                    prev_hash=last_hash,
+                    chain_id=chain_id,
+                    chain_seq=last_seq,
+                    object_type=index.object_type,
+                    object_id=index.object_id,
+                    version=version,
+                    tombstone=item.tombstone,
+                    observed_at_us=observed_at_us,
+                    content_hash=item.content_hash,
+                )
             )
             version_rows.append(
                 {
@@ -236,6 +239,7 @@ class ArchiveWriter:
                     "content_hash": item.content_hash,
                     "prev_hash": last_hash,
                     "row_hash": row_hash,
+                    "scheme": self.sealer.scheme,
                 }
             )
             last_hash = row_hash
@@ -253,22 +257,8 @@ class ArchiveWriter:
         if version_rows:
             bulk_insert(self.connection, VERSIONS, version_rows)
             self._write_heads(chain_id, changed)
-            self.connection.execute(
-                update(CHAINS)
-                .where(CHAINS.c.chain_id == chain_id)
-                .values(last_seq=last_seq, last_hash=last_hash)
-            )
+            move_tip(self.connection, chain_id, last_seq, last_hash, self.sealer.scheme)
         return result
-
-    def _lock_chain(self, chain_id: str) -> tuple[int, str]:
-        values = {"chain_id": chain_id, "last_seq": 0, "last_hash": hashing.GENESIS}
-        self.connection.execute(self._dialect_insert(CHAINS).values(values).on_conflict_do_nothing())
-        row = self.connection.execute(
-            select(CHAINS.c.last_seq, CHAINS.c.last_hash)
-            .where(CHAINS.c.chain_id == chain_id)
-            .with_for_update()
-        ).one()
-        return int(row.last_seq), str(row.last_hash)
 
     def _heads_of(self, object_ids: set[str]) -> dict[str, _HeadState]:
         rows = self.connection.execute(
@@ -312,5 +302,35 @@ class ArchiveWriter:
         self.connection.execute(delete(HEAD_METADATA).where(HEAD_METADATA.c.object_id.in_(list(changed))))
         bulk_insert(self.connection, HEAD_METADATA, metadata_rows)
 
-    def _dialect_insert(self, table: Any) -> Any:
-        return postgresql.insert(table) if self._dialect == "postgresql" else sqlite.insert(table)
+
+def lock_tip(connection: Connection, chain_id: str, sealer: hashing.Sealer) -> tuple[int, str]:
+    """Lock a chain's tip (creating it if new) and return its (seq, hash); refuse to append
+    without the key to a chain sealed with one, or with another key."""
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    values = {"chain_id": chain_id, "last_seq": 0, "last_hash": hashing.GENESIS, "scheme": hashing.PLAIN}
+    connection.execute(insert(CHAINS).values(values).on_conflict_do_nothing())
+    row = connection.execute(
+        select(CHAINS.c.last_seq, CHAINS.c.last_hash, CHAINS.c.scheme)
+        .where(CHAINS.c.chain_id == chain_id)
+        .with_for_update()
+    ).one()
+    if row.scheme != hashing.PLAIN and row.scheme != sealer.scheme:
+        what = (
+            "another archive key"
+            if sealer.keyed
+            else f"an archive key, and {hashing.ARCHIVE_KEY_ENV} is not set"
+        )
+        raise InvalidInputError(
+            f"chain {chain_id} is sealed with {what}",
+            hint=f"set {hashing.ARCHIVE_KEY_ENV} to the key this archive was written with",
+        )
+    return int(row.last_seq), str(row.last_hash)
+
+
+def move_tip(connection: Connection, chain_id: str, seq: int, last_hash: str, scheme: str) -> None:
+    """Move a locked chain's tip forward to its new last row."""
+    connection.execute(
+        update(CHAINS)
+        .where(CHAINS.c.chain_id == chain_id)
+        .values(last_seq=seq, last_hash=last_hash, scheme=scheme)
+    )

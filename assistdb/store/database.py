@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import platformdirs
@@ -133,11 +134,10 @@ class Database:
             cursor = dbapi_connection.cursor()
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             cursor.execute("PRAGMA foreign_keys = ON")
-            try:
-                cursor.execute("PRAGMA journal_mode = WAL")
-                cursor.execute("PRAGMA synchronous = NORMAL")
-            except Exception:  # a read-only file cannot switch journal mode
-                pass
+            # WAL is written into the file's header: only switch a file that is already an
+            # archive (a new one switches right after its migration), never someone else's.
+            if cursor.execute("SELECT 1 FROM sqlite_master WHERE name = 'versions'").fetchone():
+                _use_wal(cursor)
             cursor.close()
 
         @event.listens_for(engine, "begin")
@@ -146,6 +146,15 @@ class Database:
             connection.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
+
+    def use_wal(self) -> None:
+        """Switch a SQLite archive to WAL mode (it stays so), once it is known to be ours."""
+        if self.dialect != "sqlite":
+            return
+        with translate_errors(self), self.engine.connect() as connection:
+            cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            _use_wal(cursor)
+            cursor.close()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -185,11 +194,20 @@ class Database:
         self.engine.dispose()
 
 
+def _use_wal(cursor: Any) -> None:
+    try:
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")
+    except Exception:  # a read-only file cannot switch journal mode
+        pass
+
+
 _DISK_FULL = ("disk is full", "no space left", "could not extend file", "disk full")
 _READ_ONLY = ("readonly database", "read-only", "read only")
 _IO_ERROR = ("disk i/o error",)  # SQLite, when a write fails for another reason than ENOSPC
 _LOCKED = ("database is locked",)
 _CANNOT_OPEN = ("unable to open database file",)
+_DAMAGED = ("database disk image is malformed", "file is not a database", "malformed database schema")
 _CONNECT = (
     "connection refused",
     "could not connect",
@@ -209,6 +227,11 @@ def translate_errors(database: Database) -> Iterator[None]:
     except sa_exc.DBAPIError as exc:
         text = str(exc.orig if exc.orig is not None else exc).lower()
         where = database.display_url
+        if any(marker in text for marker in _DAMAGED):
+            raise DatabaseError(
+                f"the database {where} is damaged or is not a SQLite database",
+                hint="restore it from a backup or an export, or pass --db with another file",
+            ) from exc
         if any(marker in text for marker in _DISK_FULL):
             raise DatabaseError(
                 f"the disk holding {where} is full; nothing was written",

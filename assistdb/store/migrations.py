@@ -7,10 +7,10 @@ from pathlib import Path
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, inspect, text
 
 from alembic import command
-from assistdb.errors import SchemaTooNewError
+from assistdb.errors import DatabaseError, SchemaTooNewError
 from assistdb.store.database import Database
 
 _PACKAGE = Path(__file__).resolve().parents[1]
@@ -47,19 +47,39 @@ def current_revision(database: Database) -> str | None:
 
 
 def ensure_current(database: Database) -> None:
-    """Migrate ``database`` to the newest schema unless it is already there; never downgrade."""
+    """Migrate ``database`` to the newest schema unless it is already there; never downgrade,
+    and never add our tables to another application's database."""
     current = current_revision(database)
     if current == head_revision():
         return
     _refuse_unknown(database, current)
     upgrade(database)
+    database.use_wal()
 
 
 def upgrade(database: Database, revision: str = "head") -> None:
     with database.write() as connection:
         _lock(connection)
-        _refuse_unknown(database, MigrationContext.configure(connection).get_current_revision())
+        current = MigrationContext.configure(connection).get_current_revision()
+        _refuse_unknown(database, current)
+        _refuse_foreign(database, connection, current)
         command.upgrade(alembic_config(connection), revision)
+
+
+def _refuse_foreign(database: Database, connection: Connection, current: str | None) -> None:
+    """A database with tables but no assistdb revision belongs to someone else: leave it alone."""
+    tables = sorted(set(inspect(connection).get_table_names()) - {"alembic_version"})
+    if current is None and tables:
+        raise _foreign(database, tables)
+
+
+def _foreign(database: Database, tables: list[str]) -> DatabaseError:
+    shown = ", ".join(tables[:3]) + (", ..." if len(tables) > 3 else "")
+    return DatabaseError(
+        f"the database {database.display_url} belongs to another application (it has tables {shown} "
+        "and no assistdb archive); assistdb will not add its tables to it",
+        hint="pass --db with a new file or database, or an assistdb archive",
+    )
 
 
 def downgrade(database: Database, revision: str) -> None:
@@ -70,6 +90,10 @@ def downgrade(database: Database, revision: str) -> None:
 
 def _refuse_unknown(database: Database, current: str | None) -> None:
     if current is not None and current not in known_revisions():
+        with database.read() as connection:
+            tables = sorted(inspect(connection).get_table_names())
+        if "versions" not in tables:  # another application's Alembic revision
+            raise _foreign(database, tables)
         raise SchemaTooNewError(
             f"the database {database.display_url} has schema revision {current!r}, "
             "written by a newer assistdb",

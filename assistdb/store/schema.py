@@ -2,13 +2,16 @@
 
 Two kinds of table live here:
 
-* The **archive** (``versions``, ``tool_calls``) is append-only: the migration installs triggers
-  that refuse UPDATE and DELETE on it, on SQLite and on PostgreSQL. Every version row is chained
-  by hash to the previous row of its chain (a thread and everything in it, or one assistant).
+* The **archive** (``versions``, ``tool_calls``, ``checkpoints``) is append-only: the migrations
+  install triggers that refuse UPDATE and DELETE on it, on SQLite and on PostgreSQL. Every
+  version row is chained by hash to the previous row of its chain (a thread and everything in
+  it, or one assistant); every tool-ledger event to the previous event of its run.
 * The **index** (``heads``, ``head_metadata``, ``chains``, ``tracked_threads``) is derived
   bookkeeping that may change in place: the latest version of each object, the tip of each
-  chain, and sync cursors. It can be rebuilt from the archive, except for sync cursors and
-  leases, which are only an optimisation.
+  chain, and sync cursors. ``heads`` and ``head_metadata`` can be rebuilt from the archive
+  (``assistdb audit reindex``), and ``audit verify`` checks them against it. Chain tips only
+  move forward (a trigger refuses anything else): they are the evidence that a chain's tail was
+  not cut. Sync cursors and leases are only an optimisation.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from sqlmodel import Field, SQLModel
 
 ID = 128  # longest object ID we accept; real ones are about 30 characters
 HASH = 64  # hex SHA-256
+SCHEME = 32  # ``sha256`` or ``hmac-sha256:<key id>``
 
 
 class Version(SQLModel, table=True):
@@ -46,18 +50,22 @@ class Version(SQLModel, table=True):
     content_hash: str = Field(sa_column=Column(String(HASH), nullable=False))
     prev_hash: str = Field(sa_column=Column(String(HASH), nullable=False))
     row_hash: str = Field(sa_column=Column(String(HASH), nullable=False))
+    scheme: str = Field(sa_column=Column(String(SCHEME), nullable=False, server_default="sha256"))
 
 
 class ToolCall(SQLModel, table=True):
     """One event in the life of one tool call: ``started``, ``finished`` or ``submitted``.
 
     The run engine writes ``started`` before it calls a tool and ``finished`` (with the output)
-    before it submits, which is what lets a resumed run avoid calling a tool twice.
+    before it submits, which is what lets a resumed run avoid calling a tool twice. The events of
+    one run form a hash chain (``seq``, ``prev_hash``, ``row_hash``) whose tip is the ``chains``
+    row ``ledger:<run ID>``, so a forged or edited output is caught before it is submitted.
     """
 
     __tablename__ = "tool_calls"
     __table_args__ = (
         UniqueConstraint("call_id", "attempt", "event", name="uq_tool_calls_event"),
+        UniqueConstraint("run_id", "seq", name="uq_tool_calls_run_seq"),
         Index("ix_tool_calls_run_id", "run_id"),
     )
 
@@ -75,6 +83,10 @@ class ToolCall(SQLModel, table=True):
     output: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
     is_error: bool = Field(sa_column=Column(Boolean, nullable=False))
     recorded_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    prev_hash: str = Field(sa_column=Column(String(HASH), nullable=False))
+    row_hash: str = Field(sa_column=Column(String(HASH), nullable=False))
+    scheme: str = Field(sa_column=Column(String(SCHEME), nullable=False, server_default="sha256"))
 
 
 class Head(SQLModel, table=True):
@@ -118,13 +130,28 @@ class HeadMetadata(SQLModel, table=True):
 
 
 class Chain(SQLModel, table=True):
-    """The tip of one hash chain; appending locks this row so that writers take turns."""
+    """The tip of one hash chain; appending locks this row so that writers take turns.
+
+    ``scheme`` is that of the last row: a chain sealed with a key is only appended with it."""
 
     __tablename__ = "chains"
 
     chain_id: str = Field(sa_column=Column(String(ID), primary_key=True))
     last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
     last_hash: str = Field(sa_column=Column(String(HASH), nullable=False))
+    scheme: str = Field(sa_column=Column(String(SCHEME), nullable=False, server_default="sha256"))
+
+
+class Checkpoint(SQLModel, table=True):
+    """A state of the archive that ``audit verify`` found sound: every chain's length and end
+    hash, under the digest that names it. The digest is what a user keeps elsewhere; this row
+    only spells it out, and is checked against it before use."""
+
+    __tablename__ = "checkpoints"
+
+    digest: str = Field(sa_column=Column(String(HASH), primary_key=True))
+    recorded_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    state: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class TrackedThread(SQLModel, table=True):
@@ -143,5 +170,5 @@ class TrackedThread(SQLModel, table=True):
     gone: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
 
 
-ARCHIVE_TABLES = ("versions", "tool_calls")
+ARCHIVE_TABLES = ("versions", "tool_calls", "checkpoints")
 metadata = SQLModel.metadata
