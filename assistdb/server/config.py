@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 #: Settings that may change while the server runs (see ``LocalServer.configure``).
@@ -38,7 +37,12 @@ class ServerConfig:
     spike_rate: float = 0.0
     spike: float = 1.0
     seed: int | None = None
-    state_file: Path | None = None
+    #: Where the server's objects live; ``None`` is a private in-memory SQLite database.
+    database_url: str | None = None
+    #: Seconds a process's claim on a run lasts unless renewed (it renews every few seconds).
+    lease_seconds: float = 10.0
+    #: Seconds between two sweeps for runs to expire or take over.
+    sweep_interval: float = 1.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -52,6 +56,9 @@ class ServerConfig:
         for name in ("run_latency", "latency", "spike"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        for name in ("lease_seconds", "sweep_interval"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
         if self.run_expiry <= 0:
             raise ValueError(f"run_expiry must be positive, got {self.run_expiry}")
         if self.poll_after_ms < 0:

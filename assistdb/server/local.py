@@ -6,7 +6,6 @@ import concurrent.futures
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -42,7 +41,9 @@ class LocalServer:
         spike_rate: float = 0.0,
         spike: float = 1.0,
         seed: int | None = None,
-        state_file: str | Path | None = None,
+        database_url: str | None = None,
+        lease_seconds: float = 10.0,
+        sweep_interval: float = 1.0,
         on_response: ResponseHook | None = None,
     ) -> None:
         self.config = ServerConfig(
@@ -58,7 +59,9 @@ class LocalServer:
             spike_rate=spike_rate,
             spike=spike,
             seed=seed,
-            state_file=Path(state_file) if state_file is not None else None,
+            database_url=database_url,
+            lease_seconds=lease_seconds,
+            sweep_interval=sweep_interval,
         )
         self._on_response = on_response
         self._app: AssistantsApp | None = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -65,9 +66,18 @@ def servers(state_dir: Path) -> Iterator[dict[str, Served]]:
     """Both subprocesses start at once, so their (slow) imports overlap."""
     started = {
         "sigterm": Served(
-            "--api-key", "sk-cli-secret", "--seed", "3", "--state", str(state_dir / "state.jsonl")
+            "--seed",
+            "3",
+            "--database-url",
+            f"sqlite:///{state_dir / 'server.sqlite3'}",
+            env={"ASSISTDB_SERVER_API_KEY": "sk-cli-secret"},
         ),
-        "sigint": Served(env={"ASSISTDB_SERVER_API_KEY": "sk-from-env"}),
+        "sigint": Served(
+            env={
+                "ASSISTDB_SERVER_API_KEY": "sk-from-env",
+                "ASSISTDB_SERVER_DATABASE_URL": f"sqlite:///{state_dir / 'other.sqlite3'}",
+            }
+        ),
     }
     yield started
     for served in started.values():
@@ -76,7 +86,7 @@ def servers(state_dir: Path) -> Iterator[dict[str, Served]]:
 
 def test_serve_answers_persists_and_stops_on_sigterm(servers: dict[str, Served], state_dir: Path) -> None:
     served = servers["sigterm"]
-    state, base_url, process = state_dir / "state.jsonl", served.base_url, served.process
+    state, base_url, process = state_dir / "server.sqlite3", served.base_url, served.process
     with openai.OpenAI(base_url=base_url, api_key="sk-cli-secret") as client:
         assistant = client.beta.assistants.create(model="gpt-4o", name="persisted")
         run = client.beta.threads.create_and_run_poll(
@@ -99,7 +109,10 @@ def test_serve_answers_persists_and_stops_on_sigterm(servers: dict[str, Served],
     assert process.returncode == 0
     assert stdout == ""  # the listening line was the only output
     assert "sk-cli-secret" not in stderr
-    assert '"name":"persisted"' in state.read_text()
+    with sqlite3.connect(state) as database:
+        bodies = [row[0] for row in database.execute("SELECT body FROM server_assistants")]
+    assert len(bodies) == 1 and '"name":"persisted"' in bodies[0]
+    assert "sk-cli-secret" not in state.read_bytes().decode("utf-8", "replace")
 
 
 def test_sigint_stops_cleanly_and_key_comes_from_env(servers: dict[str, Served]) -> None:
@@ -138,3 +151,26 @@ def test_options_are_validated(args: list[str], option: str) -> None:
     result = CliRunner().invoke(serve, args)
     assert result.exit_code == 2
     assert f"Invalid value for '{option}'" in result.output
+
+
+def test_a_file_given_to_state_is_never_touched(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_bytes(b"my notes\n\x00 not json at all\n")
+    before = notes.read_bytes()
+    result = subprocess.run(
+        [sys.executable, "-m", "assistdb", "serve", "--port", "0", "--state", str(notes)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "ASSISTDB_SERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}"},
+    )
+    assert result.returncode == 2 and result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "is not an assistdb state file; it was left untouched" in lines[0]
+    assert notes.read_bytes() == before
+
+
+def test_an_api_key_on_the_command_line_is_refused() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--api-key", "sk-visible-in-ps"])
+    assert result.exit_code == 2
+    assert "ASSISTDB_SERVER_API_KEY" in result.stderr and "sk-visible-in-ps" not in result.output
