@@ -87,6 +87,12 @@ SECONDS = click.FloatRange(min=0.0)
     help="Seconds between two looks for runs to expire or take over.",
 )
 @click.option(
+    "--max-runs",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Most runs this process drives at once; 0 serves the API and leaves runs to other processes.",
+)
+@click.option(
     "--state",
     "state_file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -110,6 +116,7 @@ def serve(
     seed: int | None,
     lease_seconds: float,
     sweep_interval: float,
+    max_runs: int | None,
     state_file: Path | None,
 ) -> None:
     """Serve the Assistants v2 API, its state in SQLite or PostgreSQL (see docs/server.md)."""
@@ -144,6 +151,7 @@ def serve(
         database_url=database_url or default_server_database_url(),
         lease_seconds=lease_seconds,
         sweep_interval=sweep_interval,
+        max_runs=max_runs,
         run_latency=run_latency,
         poll_after_ms=poll_after_ms,
         run_expiry=run_expiry,

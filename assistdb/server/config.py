@@ -43,6 +43,8 @@ class ServerConfig:
     lease_seconds: float = 10.0
     #: Seconds between two sweeps for runs to expire or take over.
     sweep_interval: float = 1.0
+    #: Most runs this process drives at once (``None``: no limit; ``0``: it only serves the API).
+    max_runs: int | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -59,6 +61,8 @@ class ServerConfig:
         for name in ("lease_seconds", "sweep_interval"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.max_runs is not None and self.max_runs < 0:
+            raise ValueError(f"max_runs must not be negative, got {self.max_runs}")
         if self.run_expiry <= 0:
             raise ValueError(f"run_expiry must be positive, got {self.run_expiry}")
         if self.poll_after_ms < 0:

@@ -44,6 +44,7 @@ class LocalServer:
         database_url: str | None = None,
         lease_seconds: float = 10.0,
         sweep_interval: float = 1.0,
+        max_runs: int | None = None,
         on_response: ResponseHook | None = None,
     ) -> None:
         self.config = ServerConfig(
@@ -62,6 +63,7 @@ class LocalServer:
             database_url=database_url,
             lease_seconds=lease_seconds,
             sweep_interval=sweep_interval,
+            max_runs=max_runs,
         )
         self._on_response = on_response
         self._app: AssistantsApp | None = None

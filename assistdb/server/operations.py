@@ -122,13 +122,10 @@ class Api:
     def _start_run(self, tx: Tx, thread_id: str, run_obj: Obj, now: float, thread_obj: Obj | None) -> None:
         """Insert a new run (the database refuses a second active one) with its first events."""
         run_obj["expires_at"] = int(now + self.config.run_expiry)
+        owner, lease_until = self.runtime.claim()
         try:
             tx.add_run(
-                run_obj,
-                lifecycle.new_driver_state(),
-                now + self.config.run_expiry,
-                self.runtime.owner,
-                self.runtime.lease(),
+                run_obj, lifecycle.new_driver_state(), now + self.config.run_expiry, owner, lease_until
             )
         except ActiveRunConflict:
             active = tx.active_run_id(thread_id)
@@ -140,7 +137,7 @@ class Api:
 
     def _launch(self, run_obj: Obj, stream: bool | None, after: int = 0) -> Result:
         run_id = run_obj["id"]
-        self.runtime.drive(run_id)
+        self.runtime.drive_if_claimed(run_id)
         if not stream:
             return self._run_reply(run_obj)
         return StreamReply(run_events(self.runtime, run_id, after))
@@ -331,8 +328,8 @@ class Api:
             row = self._settled_run(tx, call.params["thread_id"], call.params["run_id"])
             lifecycle.request_cancel(tx, row, now)
             if row.owner is None or (row.lease_until or 0) < now:
-                tx.set_run_owner(row.id, self.runtime.owner, self.runtime.lease())
-                row.owner = self.runtime.owner
+                row.owner, lease_until = self.runtime.claim()
+                tx.set_run_owner(row.id, row.owner, lease_until)
         self.runtime.notify(row.id)
         if row.owner == self.runtime.owner:
             self.runtime.cancel(row.id)
@@ -346,7 +343,7 @@ class Api:
             row = self._settled_run(tx, call.params["thread_id"], call.params["run_id"])
             after = tx.event_count(row.id)
             lifecycle.accept_tool_outputs(tx, row, request.tool_outputs, now)
-            tx.set_run_owner(row.id, self.runtime.owner, self.runtime.lease())
+            tx.set_run_owner(row.id, *self.runtime.claim())
         self.runtime.notify(row.id)
         return self._launch(row.obj, request.stream, after)
 

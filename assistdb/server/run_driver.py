@@ -128,6 +128,10 @@ class Runtime:
     def lease(self) -> float:
         return self.clock() + self.config.lease_seconds
 
+    def claim(self) -> tuple[str | None, float | None]:
+        """Owner and lease for a run this process is about to start, or none if it is full."""
+        return (self.owner, self.lease()) if self.room() > 0 and not self.stopping else (None, None)
+
     # what handlers call -----------------------------------------------------------------------
 
     def drive(self, run_id: str) -> None:
@@ -136,6 +140,11 @@ class Runtime:
         if loop is None or self.stopping or run_id in self.tasks:
             return
         self.tasks[run_id] = loop.create_task(self._drive(run_id))
+
+    def drive_if_claimed(self, run_id: str) -> None:
+        """Drive a run a handler just started, if it claimed it (``claim`` gave an owner)."""
+        if self.room() > 0:
+            self.drive(run_id)
 
     def cancel(self, run_id: str) -> None:
         """A client cancelled a run this process owns: abort its round now."""
@@ -446,6 +455,27 @@ class Runtime:
 
     # sweeping ---------------------------------------------------------------------------------
 
+    def room(self) -> int:
+        """How many more runs this process may drive (``max_runs``; 0 serves the API only)."""
+        limit = self.config.max_runs
+        return 1_000_000 if limit is None else max(0, limit - len(self.tasks))
+
+    def _dead_owners(self, tx: Tx, now: float) -> list[str]:
+        """Owners on this host whose process is gone (killed): their runs need not wait for the
+        lease to lapse, so a restarted single server resumes at once."""
+        table = tables.runs
+        owners = tx.connection.execute(
+            select(table.c.owner)
+            .where(
+                table.c.status.in_(("queued", "in_progress", "cancelling")),
+                table.c.owner.is_not(None),
+                table.c.owner != self.owner,
+                table.c.lease_until >= now,
+            )
+            .distinct()
+        ).scalars()
+        return [owner for owner in owners if owner is not None and _is_dead_local_owner(owner)]
+
     async def _sweep_forever(self) -> None:
         while not self.stopping:
             try:
@@ -488,15 +518,24 @@ class Runtime:
                 if row is not None and lifecycle.is_overdue(row, now):
                     lifecycle.expire(tx, row, now)
                     expired.append(run_id)
-            orphans = tx.connection.execute(
-                select(table.c.id)
-                .where(
-                    table.c.status.in_(("queued", "in_progress", "cancelling")),
-                    (table.c.owner.is_(None)) | (table.c.lease_until < now),
+            room = self.room()
+            claimable = (table.c.owner.is_(None)) | (table.c.lease_until < now)
+            dead = self._dead_owners(tx, now)
+            if dead:
+                claimable = claimable | table.c.owner.in_(dead)
+            orphans: list[str] = (
+                list(
+                    tx.connection.execute(
+                        select(table.c.id)
+                        .where(table.c.status.in_(("queued", "in_progress", "cancelling")), claimable)
+                        .order_by(table.c.seq)
+                        .limit(min(room, 50))
+                        .with_for_update(skip_locked=True)
+                    ).scalars()
                 )
-                .limit(50)
-                .with_for_update(skip_locked=True)
-            ).scalars()
+                if room > 0
+                else []
+            )
             claimed = [run_id for run_id in orphans if run_id not in self.tasks]
             if claimed:
                 tx.connection.execute(
@@ -514,6 +553,20 @@ class Runtime:
         for run_id in claimed:
             log.info("taking over run %s", run_id)
             self.drive(run_id)
+
+
+def _is_dead_local_owner(owner: str) -> bool:
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    try:
+        os.kill(int(pid_text), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:
+        return False
+    return False
 
 
 def _fail(tx: Tx, row: RunRow, now: float, *, code: str, message: str) -> None:
