@@ -98,13 +98,13 @@ def _number(name: str, value: object, kind: type[int] | type[float]) -> Any:
     return number
 
 
-def _without_userinfo(url: str | None) -> str:
-    """A URL fit for messages: any ``user:password@`` part removed."""
+def _without_credentials(url: str | None) -> str:
+    """A URL fit for messages: no ``user:password@``, no query (some providers take keys there)."""
     if not url:
         return OPENAI_URL
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=host))
+    return urlunsplit(parts._replace(netloc=host, query="", fragment=""))
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ class UpstreamSettings:
     @property
     def location(self) -> str:
         """Where the upstream is, without credentials, for messages and logs."""
-        return _without_userinfo(self.azure_endpoint or self.base_url)
+        return _without_credentials(self.azure_endpoint or self.base_url)
 
     def client(self) -> openai.AsyncOpenAI:
         """The SDK client, with its own retries off (``ChatCompletionsBackend`` retries)."""
@@ -237,10 +237,14 @@ def _read_config(path: Path) -> dict[str, Any]:
 # Errors ----------------------------------------------------------------------------------------
 
 
+#: Shorter "keys" are placeholders for servers that take any (blanking "x" would garble text).
+_SHORTEST_SECRET = 8
+
+
 def scrub(text: str, secrets: tuple[str | None, ...] = ()) -> str:
     """Upstream text fit for ``last_error``: one line, bounded, with the given secrets blanked."""
     for secret in secrets:
-        if secret:
+        if secret and len(secret) >= _SHORTEST_SECRET:
             text = text.replace(secret, "***")
     text = re.sub(r"[\x00-\x1f\x7f-\x9f\s]+", " ", text).strip()
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"

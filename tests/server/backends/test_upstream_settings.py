@@ -162,3 +162,10 @@ def test_retry_after_headers() -> None:
 def test_scrub() -> None:
     assert scrub(f"bad key {KEY}\n\x1b[31mred", (KEY, None)) == "bad key *** [31mred"
     assert len(scrub("x" * 2000)) == 500
+    assert scrub("the next token", ("x",)) == "the next token"  # a placeholder key is no secret
+
+
+def test_the_location_leaves_out_credentials() -> None:
+    settings = UpstreamSettings(base_url="https://user:pw@example.com/v1?key=abc#frag")
+
+    assert settings.location == "https://example.com/v1"
