@@ -170,19 +170,28 @@ class UpstreamSettings:
         known = {item.name for item in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise UpstreamConfigError(
-                f"unknown upstream setting {unknown[0]!r}; known: {', '.join(sorted(known))}"
-            )
+            names = ", ".join(sorted(_setting_name(name) for name in known if name != "api_key"))
+            raise UpstreamConfigError(f"unknown upstream setting {unknown[0]!r}; known: {names}, api_key_env")
         converted = dict(values)
         for name, kind in (("timeout", float), ("backoff", float), ("max_wait", float), ("max_retries", int)):
             if name in converted:
                 converted[name] = _number(name, converted[name], kind)
+        for name in ("base_url", "api_key", "azure_endpoint", "azure_api_version", "token_limit_field"):
+            if converted.get(name) is not None and not isinstance(converted[name], str):
+                raise UpstreamConfigError(f"{_setting_name(name)} must be a string, not {converted[name]!r}")
         model_map = converted.get("model_map")
         if model_map is not None and not (
             isinstance(model_map, Mapping) and all(isinstance(v, str) for v in model_map.values())
         ):
             raise UpstreamConfigError("model_map must map model names to upstream model names (strings)")
         return cls(**converted)
+
+    def updated(self, values: Mapping[str, Any]) -> UpstreamSettings:
+        """These settings with some replaced (``None`` values are skipped), e.g. from command-line options."""
+        current = {item.name: getattr(self, item.name) for item in fields(self)}
+        return self.from_values(
+            {**current, **{name: value for name, value in values.items() if value is not None}}
+        )
 
     @property
     def is_azure(self) -> bool:
@@ -213,6 +222,11 @@ class UpstreamSettings:
         return openai.AsyncOpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=0)
 
 
+def _setting_name(name: str) -> str:
+    """A setting's name as a config file spells it."""
+    return "url" if name == "base_url" else name
+
+
 def _read_config(path: Path) -> dict[str, Any]:
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -228,6 +242,8 @@ def _read_config(path: Path) -> dict[str, Any]:
             f"{path} holds an API key; keep it in the environment (ASSISTDB_UPSTREAM_API_KEY) "
             "or name its variable with api_key_env"
         )
+    if "base_url" in table:
+        raise UpstreamConfigError(f"unknown upstream setting 'base_url' in {path}; the file calls it url")
     values = dict(table)
     if "url" in values:
         values["base_url"] = values.pop("url")

@@ -115,7 +115,12 @@ def test_a_config_file_under_the_environment(tmp_path: Path) -> None:
         ('[upstream]\napi_key = "sk-in-a-file"\n', "keep it in the environment"),
         ("[upstream]\ntimeout = 'soon'\n", "timeout must be a float"),
         ("[upstream]\nmax_retries = -1\n", "max_retries must be zero or more"),
-        ("[upstream]\nretries = 2\n", "unknown upstream setting 'retries'"),
+        ("[upstream]\nretries = 2\n", "unknown upstream setting 'retries'; known: azure_api_version"),
+        (
+            "[upstream]\nbase_url = 'http://x/v1'\n",
+            "unknown upstream setting 'base_url' in .*; the file calls it url",
+        ),
+        ("[upstream]\nurl = 8000\n", "url must be a string, not 8000"),
         ("[upstream]\ntoken_limit_field = 'tokens'\n", "token_limit_field must be"),
         ("[upstream]\nmodel_map = 'gpt-4o'\n", "model_map must map"),
         ("upstream = 3\n", "must be a table"),
@@ -131,6 +136,16 @@ def test_bad_config_files_say_what_is_wrong(tmp_path: Path, content: str, messag
 
     assert "sk-in-a-file" not in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_updated_settings_are_checked_like_the_rest() -> None:
+    settings = UpstreamSettings.load(environ={"ASSISTDB_UPSTREAM_API_KEY": KEY})
+
+    changed = settings.updated({"base_url": "http://127.0.0.1:8000/v1", "max_retries": "1", "timeout": None})
+
+    assert changed == UpstreamSettings(base_url="http://127.0.0.1:8000/v1", api_key=KEY, max_retries=1)
+    with pytest.raises(UpstreamConfigError, match="backoff must be zero or more"):
+        settings.updated({"backoff": -1})
 
 
 def test_a_missing_config_file(tmp_path: Path) -> None:
