@@ -219,7 +219,11 @@ class UpstreamSettings:
                 timeout=self.timeout,
                 max_retries=0,
             )
-        return openai.AsyncOpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=0)
+        # The URL is always given: the SDK would otherwise read OPENAI_BASE_URL, which in a shell
+        # set up for assistdb's clients may point at assistdb itself.
+        return openai.AsyncOpenAI(
+            base_url=self.base_url or OPENAI_URL, api_key=key, timeout=self.timeout, max_retries=0
+        )
 
 
 def _setting_name(name: str) -> str:

@@ -153,6 +153,15 @@ def test_a_missing_config_file(tmp_path: Path) -> None:
         UpstreamSettings.load(tmp_path / "nope.toml", environ={})
 
 
+def test_openai_base_url_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # OPENAI_BASE_URL is for assistdb's clients (it may point at assistdb serve), not its upstream.
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
+
+    client = UpstreamSettings.load(environ={"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "http://x/v1"}).client()
+
+    assert str(client.base_url).rstrip("/") == "https://api.openai.com/v1"
+
+
 def test_openai_itself_needs_a_key() -> None:
     with pytest.raises(UpstreamConfigError, match="no API key for OpenAI"):
         UpstreamSettings().client()
