@@ -1,0 +1,427 @@
+"""``ScriptedUpstream``: a Chat Completions server that answers from a script, for tests.
+
+A real HTTP server (starlette under uvicorn, in a background thread) on a free loopback port.
+Tests queue behaviours with ``script(...)``; each ``POST /v1/chat/completions`` takes the next
+one (or, with the queue empty, replies ``You said: TEXT`` to the last user message):
+
+- ``Reply(text=..., calls=(Call(...), ...))``: text and/or parallel tool calls, streamed in
+  small deltas (or one JSON answer without ``stream``), with ``finish_reason`` ``stop`` or
+  ``tool_calls`` unless given; a ``max_completion_tokens``/``max_tokens`` below the reply's
+  length cuts it with ``length``, as a model would. ``chunk_delay`` slows each chunk,
+  ``disconnect_after`` drops the connection after that many chunks, ``usage`` picks where the
+  usage goes (``final``: the ``include_usage`` chunk, ``inline``: on the finishing chunk,
+  ``none``: nowhere); ``error_after`` sends an error event in place of the rest.
+- ``Failure(status, ...)``: an OpenAI-style error body, with ``Retry-After`` if given.
+
+Every request is recorded (``requests``) with what was answered, so tests can check both sides
+against the OpenAPI description. Counting: a completion token is one streamed text piece (a word
+with its trailing space) plus a quarter of the tool-call argument characters; prompt tokens are
+a quarter of the characters of the request's messages as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from assistdb.server.serving import bind_socket
+
+Obj = dict[str, Any]
+UsagePlacement = Literal["final", "inline", "none"]
+
+_START_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class Call:
+    """One tool call of a scripted reply; ``id`` is generated when not given."""
+
+    name: str
+    arguments: str = "{}"
+    id: str | None = None
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A scripted answer (see the module docstring)."""
+
+    text: str = ""
+    calls: tuple[Call, ...] = ()
+    finish_reason: str | None = None
+    usage: UsagePlacement = "final"
+    chunk_delay: float = 0.0
+    disconnect_after: int | None = None
+    #: After this many chunks send an ``{"error": ...}`` event instead of the rest (as OpenAI does).
+    error_after: int | None = None
+    error_message: str = "The server had an error while processing your request."
+    #: Characters of tool-call arguments per delta.
+    argument_piece: int = 8
+    #: Leave the call IDs out of the stream (some OpenAI-compatible servers do).
+    omit_call_ids: bool = False
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An error answer: ``status`` with an OpenAI-style ``{"error": {...}}`` body."""
+
+    status: int
+    message: str = "The scripted upstream was told to fail."
+    type: str = "invalid_request_error"
+    code: str | None = None
+    retry_after: str | None = None
+    #: Repeat the request's ``Authorization`` header in the message (as careless servers do).
+    echo_authorization: bool = False
+
+
+Behaviour = Reply | Failure
+
+
+@dataclass
+class Exchange:
+    """One request the double received and everything it answered."""
+
+    body: Obj
+    headers: dict[str, str]
+    path: str = "/v1/chat/completions"
+    query: dict[str, str] = field(default_factory=dict)
+    status: int = 200
+    #: The JSON answer, or each streamed chunk in order (``[DONE]`` not included).
+    answers: list[Obj] = field(default_factory=list)
+    streamed: bool = False
+    #: The ``{"error": ...}`` event sent in place of the rest of a stream, if any.
+    stream_error: Obj | None = None
+    #: The client went away before the answer was complete; when (``time.monotonic()``).
+    disconnected_at: float | None = None
+    finished: bool = False
+
+
+def pieces(text: str) -> list[str]:
+    """A text as streamed pieces: each word with the whitespace after it."""
+    return re.findall(r"\s*\S+\s*|\s+", text)
+
+
+def _tokens(text: str) -> int:
+    return (len(text) + 3) // 4
+
+
+class ScriptedUpstream:
+    """The double, running in a thread; a context manager, or ``start()`` / ``stop()``."""
+
+    def __init__(self, *, host: str = "127.0.0.1", model: str | None = None, latency: float = 0.0) -> None:
+        self.host = host
+        #: The model name answered (default: the name the request asked for).
+        self.model = model
+        #: Seconds every request waits before it is answered (like a remote model's queue).
+        self.latency = latency
+        self.requests: list[Exchange] = []
+        self._script: deque[Behaviour] = deque()
+        self._lock = threading.Lock()
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+
+    # script ----------------------------------------------------------------------------------
+
+    def script(self, *behaviours: Behaviour) -> None:
+        """Queue behaviours for the next requests, in order."""
+        with self._lock:
+            self._script.extend(behaviours)
+
+    @property
+    def pending(self) -> int:
+        """Scripted behaviours not used yet."""
+        with self._lock:
+            return len(self._script)
+
+    def _next(self, body: Obj) -> Behaviour:
+        with self._lock:
+            if self._script:
+                return self._script.popleft()
+        return Reply(text=f"You said: {_last_user_text(body)}")
+
+    # lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> ScriptedUpstream:
+        app = Starlette(
+            routes=[
+                Route("/v1/chat/completions", self._completions, methods=["POST"]),
+                # Azure OpenAI's form: the deployment in the path, ``api-version`` in the query.
+                Route(
+                    "/openai/deployments/{deployment}/chat/completions", self._completions, methods=["POST"]
+                ),
+            ]
+        )
+        config = uvicorn.Config(
+            app,
+            log_config=None,
+            lifespan="off",
+            loop="asyncio",
+            http="h11",
+            ws="none",
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=1,
+        )
+        server = uvicorn.Server(config)
+        sock = bind_socket(self.host, 0)
+        self._port = int(sock.getsockname()[1])
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name=f"scripted-upstream-{self._port}", daemon=True
+        )
+        self._server, self._thread = server, thread
+        thread.start()
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("the scripted upstream did not start")
+            time.sleep(0.005)
+        return self
+
+    def stop(self) -> None:
+        server, thread = self._server, self._thread
+        self._server = self._thread = None
+        if server is not None:
+            server.should_exit = True
+        if thread is not None:
+            thread.join(timeout=10)
+
+    def __enter__(self) -> ScriptedUpstream:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give an OpenAI client (``.../v1``)."""
+        if self._port is None:
+            raise RuntimeError("the scripted upstream has not been started")
+        return f"http://{self.host}:{self._port}/v1"
+
+    # answering -------------------------------------------------------------------------------
+
+    async def _completions(self, request: Request) -> Response:
+        raw = await request.body()  # recorded only once the whole request has arrived
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
+        exchange = Exchange(
+            body=body if isinstance(body, dict) else {},
+            headers={name.lower(): value for name, value in request.headers.items()},
+            path=request.url.path,
+            query=dict(request.query_params),
+        )
+        self.requests.append(exchange)
+        if not isinstance(body, dict):
+            return _error(exchange, Failure(400, "We could not parse the JSON body of your request."))
+        if self.latency > 0:
+            await asyncio.sleep(self.latency)
+        behaviour = self._next(body)
+        if isinstance(behaviour, Failure):
+            return _error(exchange, behaviour)
+        answer = _Answer(self, body, behaviour)
+        if body.get("stream"):
+            exchange.streamed = True
+            return _StreamResponse(exchange, answer)
+        exchange.answers.append(answer.completion())
+        exchange.finished = True
+        return JSONResponse(exchange.answers[0])
+
+
+def _last_user_text(body: Obj) -> str:
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return "\n".join(
+                    str(part.get("text", "")) for part in content if isinstance(part, dict) and "text" in part
+                )
+    return ""
+
+
+def _error(exchange: Exchange, failure: Failure) -> Response:
+    message = failure.message
+    if failure.echo_authorization:
+        message = f"{message} (you sent: {exchange.headers.get('authorization', '')})"
+    body = {"error": {"message": message, "type": failure.type, "param": None, "code": failure.code}}
+    exchange.status = failure.status
+    exchange.answers.append(body)
+    exchange.finished = True
+    headers = {"retry-after": failure.retry_after} if failure.retry_after is not None else None
+    return JSONResponse(body, status_code=failure.status, headers=headers)
+
+
+def _call_id() -> str:
+    return f"call_{uuid.uuid4().hex[:24]}"
+
+
+def _function(name: str, arguments: str) -> Obj:
+    return {"name": name, "arguments": arguments}
+
+
+def _choice(delta: Obj, finish_reason: str | None) -> Obj:
+    return {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
+
+
+class _Answer:
+    """A reply worked out for one request: pieces, calls, finish reason and usage."""
+
+    def __init__(self, upstream: ScriptedUpstream, body: Obj, reply: Reply) -> None:
+        self.reply = reply
+        self.id = f"chatcmpl-{uuid.uuid4().hex[:24]}"
+        self.created = int(time.time())
+        self.model = upstream.model or str(body.get("model", ""))
+        self.calls = [Call(call.name, call.arguments, call.id or _call_id()) for call in reply.calls]
+        limit = body.get("max_completion_tokens", body.get("max_tokens"))
+        self.pieces = pieces(reply.text)
+        cut = isinstance(limit, int) and len(self.pieces) > limit
+        if isinstance(limit, int) and cut:
+            self.pieces = self.pieces[:limit]
+        self.finish_reason = reply.finish_reason or (
+            "length" if cut else "tool_calls" if self.calls else "stop"
+        )
+        self.include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        completion = len(self.pieces) + sum(_tokens(call.arguments) for call in self.calls)
+        prompt = _tokens(json.dumps(body.get("messages", []), separators=(",", ":")))
+        self.usage = {
+            "prompt_tokens": prompt,
+            "completion_tokens": completion,
+            "total_tokens": prompt + completion,
+        }
+
+    def completion(self) -> Obj:
+        message: Obj = {"role": "assistant", "content": "".join(self.pieces) or None, "refusal": None}
+        if self.calls:
+            message["tool_calls"] = [
+                {"id": call.id, "type": "function", "function": _function(call.name, call.arguments)}
+                for call in self.calls
+            ]
+        answer: Obj = {
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
+            "model": self.model,
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": self.finish_reason}
+            ],
+        }
+        if self.reply.usage != "none":
+            answer["usage"] = self.usage
+        return answer
+
+    def chunks(self) -> list[Obj]:
+        deltas: list[Obj] = [{"role": "assistant", "content": ""}]
+        deltas += [{"content": piece} for piece in self.pieces]
+        size = max(1, self.reply.argument_piece)
+        for index, call in enumerate(self.calls):
+            first: Obj = {"index": index, "type": "function", "function": _function(call.name, "")}
+            if not self.reply.omit_call_ids:
+                first["id"] = call.id
+            deltas.append({"tool_calls": [first]})
+            for at in range(0, len(call.arguments), size):
+                piece = call.arguments[at : at + size]
+                deltas.append({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+        chunks = [self._chunk([_choice(delta, None)]) for delta in deltas]
+        finishing = self._chunk([_choice({}, self.finish_reason)])
+        if self.reply.usage == "inline":
+            finishing["usage"] = self.usage
+        chunks.append(finishing)
+        if self.reply.usage == "final" and self.include_usage:
+            chunks.append(self._chunk([], usage=self.usage))
+        return chunks
+
+    def _chunk(self, choices: list[Obj], usage: Obj | None = None) -> Obj:
+        chunk: Obj = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "choices": choices,
+        }
+        if self.include_usage:
+            chunk["usage"] = usage
+        return chunk
+
+
+class _StreamResponse(Response):
+    """Server-sent chunks, paced and possibly cut off; notes when the client goes away."""
+
+    def __init__(self, exchange: Exchange, answer: _Answer) -> None:
+        super().__init__(media_type="text/event-stream")
+        self.exchange = exchange
+        self.answer = answer
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                continue
+            if not self.exchange.finished:
+                self.exchange.disconnected_at = time.monotonic()
+            gone.set()
+
+        watcher = asyncio.create_task(watch())
+        try:
+            await self._send(send, gone)
+        finally:
+            watcher.cancel()
+
+    async def _send(self, send: Send, gone: asyncio.Event) -> None:
+        reply = self.answer.reply
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"text/event-stream"), (b"cache-control", b"no-cache")],
+            }
+        )
+        for sent, chunk in enumerate(self.answer.chunks()):
+            if reply.disconnect_after is not None and sent >= reply.disconnect_after:
+                return  # uvicorn closes a connection whose response was left unfinished
+            if reply.error_after is not None and sent >= reply.error_after:
+                error = {
+                    "error": {
+                        "message": reply.error_message,
+                        "type": "server_error",
+                        "param": None,
+                        "code": None,
+                    }
+                }
+                self.exchange.stream_error = error
+                self.exchange.finished = True
+                data = f"data: {json.dumps(error)}\n\n".encode()
+                await send({"type": "http.response.body", "body": data, "more_body": False})
+                return
+            if reply.chunk_delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(gone.wait(), reply.chunk_delay)
+            if gone.is_set():
+                return
+            self.exchange.answers.append(chunk)
+            data = f"data: {json.dumps(chunk, separators=(',', ':'))}\n\n".encode()
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+        self.exchange.finished = True
+        await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})

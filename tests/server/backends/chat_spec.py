@@ -1,0 +1,73 @@
+"""Validating Chat Completions requests and answers against OpenAI's OpenAPI description.
+
+The same ``nullable: true`` rewrite as the Assistants check (``tests/server/openapi_check.py``)
+applies; no errata are needed for this surface.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+from assistdb.server.backends.scripted_upstream import Exchange
+from tests.server.openapi_check import REPO, _nullable
+
+SPEC_URI = "urn:chat-completions"
+
+
+def chat_spec_path() -> Path:
+    override = os.environ.get("ASSISTDB_CHAT_OPENAPI_SPEC")
+    return (
+        Path(override) if override else REPO.parent / "shared" / "openapi" / "chat-completions.openapi.yaml"
+    )
+
+
+@dataclass
+class ChatSpec:
+    """Schema checks by component name (``CreateChatCompletionRequest``, ...)."""
+
+    document: dict[str, Any]
+    _validators: dict[str, Draft202012Validator] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> ChatSpec:
+        return cls(_nullable(copy.deepcopy(yaml.safe_load(path.read_text(encoding="utf-8")))))
+
+    def errors(self, schema_name: str, body: object) -> list[str]:
+        if schema_name not in self._validators:
+            resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
+            registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
+            ref = {"$ref": f"{SPEC_URI}#/components/schemas/{schema_name}"}
+            self._validators[schema_name] = Draft202012Validator(ref, registry=registry)
+        return [
+            f"{schema_name} {'/'.join(map(str, error.absolute_path)) or '<body>'}: {error.message}"
+            for error in self._validators[schema_name].iter_errors(body)
+        ]
+
+    def exchange_errors(self, exchange: Exchange) -> list[str]:
+        """What is wrong with a request the double received and with each of its answers."""
+        problems = self.errors("CreateChatCompletionRequest", exchange.body)
+        if exchange.status != 200:
+            answer_schema = "ErrorResponse"
+        elif exchange.streamed:
+            answer_schema = "CreateChatCompletionStreamResponse"
+        else:
+            answer_schema = "CreateChatCompletionResponse"
+        for answer in exchange.answers:
+            problems += self.errors(answer_schema, answer)
+        if exchange.stream_error is not None:
+            problems += self.errors("ErrorResponse", exchange.stream_error)
+        return problems
+
+
+def load_chat_spec() -> ChatSpec | None:
+    path = chat_spec_path()
+    return ChatSpec.load(path) if path.is_file() else None
