@@ -70,7 +70,7 @@ class AssistantsApp:
         self.clock = clock
         self.stats = RequestStats()
         self.store: Store = open_state(config)
-        self.backend: ModelBackend = backend or ScriptedBackend(config, self.store.new_id)
+        self.backend: ModelBackend = backend or _backend_for(config, self.store)
         self.runtime = Runtime(self.store, config, self.backend, clock)
         self.api = Api(self.store, self.runtime, config, clock)
         self.faults = FaultInjector(config)
@@ -232,6 +232,15 @@ class AssistantsApp:
         return seed_thread(
             self.store, self.clock, messages=messages, runs=runs, metadata=metadata, assistant_id=assistant_id
         )
+
+
+def _backend_for(config: ServerConfig, store: Store) -> ModelBackend:
+    """The model the configuration names: a Chat Completions endpoint, or the scripted model."""
+    if config.upstream is not None:
+        from assistdb.server.backends.chat_completions import ChatCompletionsBackend
+
+        return ChatCompletionsBackend(config.upstream)
+    return ScriptedBackend(config, store.new_id)
 
 
 def _check_beta_header(request: Request) -> None:

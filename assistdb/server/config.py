@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistdb.server.backends.chat_completions import UpstreamSettings
 
 #: Settings that may change while the server runs (see ``LocalServer.configure``).
 RUNTIME_SETTINGS = frozenset(
@@ -45,6 +48,8 @@ class ServerConfig:
     sweep_interval: float = 1.0
     #: Most runs this process drives at once (``None``: no limit; ``0``: it only serves the API).
     max_runs: int | None = None
+    #: The Chat Completions endpoint that answers runs; ``None``: the scripted model.
+    upstream: UpstreamSettings | None = None
 
     def __post_init__(self) -> None:
         self.validate()

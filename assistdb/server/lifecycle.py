@@ -171,27 +171,35 @@ def is_overdue(row: RunRow, now: float) -> bool:
     return row.status in ("queued", "in_progress", "requires_action") and now >= row.expire_at
 
 
-def expire(tx: Tx, row: RunRow, now: float) -> None:
+def expire(tx: Tx, row: RunRow, now: float, text: str = "") -> None:
     at = min(now, row.expire_at)
-    abandon(tx, row, at, step_status="expired", message_reason="run_expired")
+    abandon(tx, row, at, step_status="expired", message_reason="run_expired", text=text)
     end(tx, row, at, "expired")
 
 
-def cancel(tx: Tx, row: RunRow, now: float) -> None:
-    abandon(tx, row, now, step_status="cancelled", message_reason="run_cancelled")
+def cancel(tx: Tx, row: RunRow, now: float, text: str = "") -> None:
+    abandon(tx, row, now, step_status="cancelled", message_reason="run_cancelled", text=text)
     end(tx, row, now, "cancelled")
 
 
-def fail(tx: Tx, row: RunRow, now: float, code: str, message: str) -> None:
+def fail(tx: Tx, row: RunRow, now: float, code: str, message: str, text: str = "") -> None:
     error = {"code": code, "message": message}
-    abandon(tx, row, now, step_status="failed", message_reason="run_failed", last_error=error)
+    abandon(tx, row, now, step_status="failed", message_reason="run_failed", last_error=error, text=text)
     end(tx, row, now, "failed", last_error=error)
 
 
 def abandon(
-    tx: Tx, row: RunRow, now: float, *, step_status: str, message_reason: str, last_error: Obj | None = None
+    tx: Tx,
+    row: RunRow,
+    now: float,
+    *,
+    step_status: str,
+    message_reason: str,
+    last_error: Obj | None = None,
+    text: str = "",
 ) -> None:
-    """Close the step and message the run was working on when it stopped early."""
+    """Close the step and message the run was working on when it stopped early, keeping the
+    text the model had written so far."""
     step = tx.step_by_id(row.driver.get("step_id") or "")
     if step is not None and step["status"] == "in_progress":
         step.update({"status": step_status, f"{step_status}_at": int(now)})
@@ -201,6 +209,8 @@ def abandon(
         emit(tx, row.id, f"thread.run.step.{step_status}", step, now)
     message = tx.message_by_id(row.driver.get("message_id") or "")
     if message is not None and message["status"] == "in_progress":
+        if text:
+            message["content"] = [{"type": "text", "text": {"value": text, "annotations": []}}]
         message.update(
             status="incomplete", incomplete_at=int(now), incomplete_details={"reason": message_reason}
         )

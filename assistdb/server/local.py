@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import openai
 
 from assistdb.server.app import AssistantsApp, ResponseHook
+from assistdb.server.backends.chat_completions import UpstreamSettings
 from assistdb.server.config import ServerConfig
 from assistdb.server.errors import ApiError
 from assistdb.server.serving import ServingServer, bind_socket
@@ -45,6 +46,7 @@ class LocalServer:
         lease_seconds: float = 10.0,
         sweep_interval: float = 1.0,
         max_runs: int | None = None,
+        upstream: UpstreamSettings | None = None,
         on_response: ResponseHook | None = None,
     ) -> None:
         self.config = ServerConfig(
@@ -64,6 +66,7 @@ class LocalServer:
             lease_seconds=lease_seconds,
             sweep_interval=sweep_interval,
             max_runs=max_runs,
+            upstream=upstream,
         )
         self._on_response = on_response
         self._app: AssistantsApp | None = None

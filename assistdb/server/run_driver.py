@@ -94,6 +94,8 @@ class Runtime:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._last_prune = 0.0
+        #: The text of each round in progress here, kept on the message if the round stops early.
+        self._texts: dict[str, list[str]] = {}
 
     # lifecycle of the runtime -----------------------------------------------------------------
 
@@ -140,6 +142,9 @@ class Runtime:
         if loop is None or self.stopping or run_id in self.tasks:
             return
         self.tasks[run_id] = loop.create_task(self._drive(run_id))
+
+    def _text_of(self, run_id: str) -> str:
+        return "".join(self._texts.get(run_id, ()))
 
     def drive_if_claimed(self, run_id: str) -> None:
         """Drive a run a handler just started, if it claimed it (``claim`` gave an owner)."""
@@ -197,7 +202,8 @@ class Runtime:
         except asyncio.CancelledError:
             if run_id in self._cancels and not self.stopping:
                 with contextlib.suppress(_RoundOver):
-                    self._transition(run_id, lifecycle.cancel, allow_cancelling=True)
+                    cancel = functools.partial(lifecycle.cancel, text=self._text_of(run_id))
+                    self._transition(run_id, cancel, allow_cancelling=True)
             elif not self.stopping:
                 raise
         except Exception:
@@ -213,6 +219,7 @@ class Runtime:
             if self.tasks.get(run_id) is asyncio.current_task():
                 del self.tasks[run_id]
             self._cancels.discard(run_id)
+            self._texts.pop(run_id, None)
 
     def _transition(
         self,
@@ -230,7 +237,7 @@ class Runtime:
                 if row is None or row.owner != self.owner:
                     outcome = "lost"
                 elif row.status == "cancelling":
-                    lifecycle.cancel(tx, row, now)
+                    lifecycle.cancel(tx, row, now, self._text_of(run_id))
                     outcome = "cancelled"
                 elif row.status not in ("queued", "in_progress"):
                     outcome = "lost"
@@ -263,6 +270,7 @@ class Runtime:
         if request is None:
             return
         state = _Round(started=row.status == "in_progress")
+        self._texts[run_id] = state.text
         deadline = row.expire_at
         answer = self.backend.answer(request)
         try:
@@ -292,7 +300,9 @@ class Runtime:
                 done, _ = await asyncio.wait({next_event}, timeout=max(0.0, timeout))
                 if not done:
                     if self.clock() >= deadline:
-                        self._transition(run_id, lifecycle.expire)
+                        self._transition(
+                            run_id, functools.partial(lifecycle.expire, text="".join(state.text))
+                        )
                         return
                     self._transition(run_id, lifecycle.mark_in_progress)
                     state.started = True
@@ -303,7 +313,10 @@ class Runtime:
                 except StopAsyncIteration:
                     event = None
                 except ModelError as exc:
-                    self._transition(run_id, functools.partial(_fail, code=exc.code, message=exc.message))
+                    failure = functools.partial(
+                        lifecycle.fail, code=exc.code, message=exc.message, text="".join(state.text)
+                    )
+                    self._transition(run_id, failure)
                     return
                 except PromptTooLong:
                     self._transition(run_id, _prompt_too_long)
@@ -407,7 +420,7 @@ class Runtime:
             tx.connection.execute(delete(tables.messages).where(tables.messages.c.id == state.message_id))
             tx.connection.execute(delete(tables.steps).where(tables.steps.c.id == row.driver["step_id"]))
         state.message_id = None
-        state.text = []
+        state.text.clear()
         row.driver.update(message_id=None, step_id=None)
 
     def _finish(self, run_id: str, state: _Round, finished: Finished | None) -> None:
@@ -567,10 +580,6 @@ def _is_dead_local_owner(owner: str) -> bool:
     except OSError:
         return False
     return False
-
-
-def _fail(tx: Tx, row: RunRow, now: float, *, code: str, message: str) -> None:
-    lifecycle.fail(tx, row, now, code, message)
 
 
 def _prompt_too_long(tx: Tx, row: RunRow, now: float) -> None:
