@@ -6,10 +6,14 @@ import ipaddress
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from assistdb.errors import InvalidInputError
+
+if TYPE_CHECKING:
+    from assistdb.server.backends.chat_completions import UpstreamSettings
 
 API_KEY_ENV = "ASSISTDB_SERVER_API_KEY"
 
@@ -87,6 +91,43 @@ SECONDS = click.FloatRange(min=0.0)
     help="Seconds between two looks for runs to expire or take over.",
 )
 @click.option(
+    "--model",
+    "model_source",
+    type=click.Choice(["scripted", "upstream"]),
+    default=None,
+    help="What answers runs: the scripted model, or a Chat Completions endpoint "
+    "[default: upstream when --upstream-url, --upstream-config or ASSISTDB_UPSTREAM_URL is set].",
+)
+@click.option(
+    "--upstream-url",
+    default=None,
+    help="Base URL of any OpenAI-compatible Chat Completions endpoint, e.g. http://127.0.0.1:11434/v1 "
+    "(its key only from ASSISTDB_UPSTREAM_API_KEY or OPENAI_API_KEY).",
+)
+@click.option(
+    "--upstream-config",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="TOML file with an [upstream] table (see docs/server.md).",
+)
+@click.option(
+    "--model-map",
+    default=None,
+    help="Assistant model names to upstream ones, e.g. 'gpt-4o=llama3.2,*=llama3.2'.",
+)
+@click.option(
+    "--upstream-timeout",
+    type=click.FloatRange(min=0.0, min_open=True),
+    default=None,
+    help="Seconds to wait for the upstream to connect and for each piece of an answer [default: 60].",
+)
+@click.option(
+    "--upstream-retries",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Retries of a failed upstream request (429, 5xx, connection) [default: 3].",
+)
+@click.option(
     "--max-runs",
     type=click.IntRange(min=0),
     default=None,
@@ -116,6 +157,12 @@ def serve(
     seed: int | None,
     lease_seconds: float,
     sweep_interval: float,
+    model_source: str | None,
+    upstream_url: str | None,
+    upstream_config: Path | None,
+    model_map: str | None,
+    upstream_timeout: float | None,
+    upstream_retries: int | None,
     max_runs: int | None,
     state_file: Path | None,
 ) -> None:
@@ -135,9 +182,10 @@ def serve(
     if state_file is not None:
         refuse_state_file(state_file)
     api_key = os.environ.get(API_KEY_ENV) or None
-    logging.basicConfig(
-        stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    upstream = upstream_settings(
+        model_source, upstream_url, upstream_config, model_map, upstream_timeout, upstream_retries
     )
+    configure_logging(api_key, upstream, database_url)
     if api_key is None and not is_loopback(host):
         click.echo(
             f"WARNING: listening on {host} without an API key: anyone who can reach this address can read "
@@ -152,6 +200,7 @@ def serve(
         lease_seconds=lease_seconds,
         sweep_interval=sweep_interval,
         max_runs=max_runs,
+        upstream=upstream,
         run_latency=run_latency,
         poll_after_ms=poll_after_ms,
         run_expiry=run_expiry,
@@ -173,6 +222,13 @@ def serve(
         raise
     bound_port = sock.getsockname()[1]
     shown_host = f"[{host}]" if ":" in host else host
+
+    log = logging.getLogger("assistdb.server")
+    log.info("state in %s", app.store.database.display_url)
+    if upstream is not None:
+        log.info("runs are answered by the Chat Completions endpoint at %s", upstream.location)
+    else:
+        log.info("runs are answered by the scripted model (see docs/server.md)")
 
     def announce() -> None:
         click.echo(f"assistdb server listening on http://{shown_host}:{bound_port}/v1")
@@ -218,3 +274,75 @@ def _looks_like_journal(path: Path) -> bool:
     except (OSError, ValueError):
         return False
     return isinstance(first, dict) and first.get("op") in ("put", "del") and "kind" in first
+
+
+def upstream_settings(
+    model_source: str | None,
+    url: str | None,
+    config_file: Path | None,
+    model_map: str | None,
+    timeout: float | None,
+    retries: int | None,
+) -> UpstreamSettings | None:
+    """The upstream's settings (file, then environment, then options), or None for the scripted model."""
+    from assistdb.server.backends.chat_completions import (
+        UpstreamConfigError,
+        UpstreamSettings,
+        parse_model_map,
+    )
+
+    try:
+        settings = UpstreamSettings.load(config_file)
+        settings = settings.updated(
+            {
+                "base_url": url,
+                "model_map": parse_model_map(model_map) if model_map is not None else None,
+                "timeout": timeout,
+                "max_retries": retries,
+            }
+        )
+    except UpstreamConfigError as exc:
+        raise InvalidInputError(str(exc), hint="see 'assistdb serve --help' and docs/server.md") from None
+    chosen = model_source or (
+        "upstream" if settings.base_url or settings.is_azure or config_file is not None else "scripted"
+    )
+    if chosen == "scripted":
+        if url or config_file or model_map:
+            raise InvalidInputError(
+                "--upstream-url, --upstream-config and --model-map need --model upstream",
+                hint="drop --model scripted, or the upstream options",
+            )
+        return None
+    try:
+        settings.client()
+    except UpstreamConfigError as exc:
+        raise InvalidInputError(str(exc), hint="see docs/server.md, 'Chat Completions backend'") from None
+    return settings
+
+
+def configure_logging(
+    api_key: str | None, upstream: UpstreamSettings | None, database_url: str | None
+) -> None:
+    """Log to stderr with every credential the process knows masked, whoever logs the line (the
+    HTTP client logs request URLs, which may carry ``user:password@``)."""
+    from urllib.parse import urlsplit
+
+    from assistdb import secrets
+
+    for secret in (api_key, upstream.api_key if upstream else None):
+        secrets.register(secret)
+    for url in (
+        upstream.base_url if upstream else None,
+        upstream.azure_endpoint if upstream else None,
+        database_url,
+    ):
+        if url:
+            try:
+                secrets.register(urlsplit(url).password)
+            except ValueError:
+                continue
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(secrets.RedactingFilter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
+    logging.getLogger("httpx").setLevel(logging.WARNING)

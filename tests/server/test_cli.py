@@ -174,3 +174,69 @@ def test_an_api_key_on_the_command_line_is_refused() -> None:
     result = CliRunner().invoke(cli, ["serve", "--api-key", "sk-visible-in-ps"])
     assert result.exit_code == 2
     assert "ASSISTDB_SERVER_API_KEY" in result.stderr and "sk-visible-in-ps" not in result.output
+
+
+def test_a_database_password_never_shows(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "assistdb", "serve", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "ASSISTDB_SERVER_DATABASE_URL": "postgresql://me:s3cret-pw@127.0.0.1:1/state"},
+    )
+    assert result.returncode != 0 and result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot connect to the database" in lines[0]
+    assert "s3cret-pw" not in result.stderr and "me:***@127.0.0.1:1" in lines[0]
+
+
+def test_serve_answers_runs_from_an_upstream_whose_url_carries_credentials(tmp_path: Path) -> None:
+    from assistdb.server.backends.scripted_upstream import ScriptedUpstream
+
+    with ScriptedUpstream() as upstream:
+        credentialed = upstream.base_url.replace("http://", "http://user:url-s3cret@")
+        served = Served(
+            "--database-url",
+            f"sqlite:///{tmp_path / 'server.sqlite3'}",
+            "--upstream-url",
+            credentialed,
+            "--model-map",
+            "gpt-4o=tiny",
+            env={"ASSISTDB_UPSTREAM_API_KEY": "sk-upstream-Secret-0123456789"},
+        )
+        try:
+            with openai.OpenAI(base_url=served.base_url, api_key="any") as client:
+                assistant = client.beta.assistants.create(model="gpt-4o")
+                run = client.beta.threads.create_and_run_poll(
+                    assistant_id=assistant.id,
+                    thread={"messages": [{"role": "user", "content": "hi upstream"}]},
+                )
+                assert run.status == "completed"
+                reply = client.beta.threads.messages.list(thread_id=run.thread_id).data[0]
+                assert reply.content[0].text.value == "You said: hi upstream"
+            assert upstream.requests[0].body["model"] == "tiny"
+            served.process.send_signal(signal.SIGTERM)
+            _, stderr = served.process.communicate(timeout=15)
+        finally:
+            served.end()
+    assert served.process.returncode == 0
+    assert "Chat Completions endpoint at http://127.0.0.1:" in stderr
+    assert "url-s3cret" not in stderr and "sk-upstream-Secret" not in stderr
+
+
+def test_a_public_address_without_a_key_is_warned_about(tmp_path: Path) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "assistdb", "serve", "--host", "0.0.0.0", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={
+            **{k: v for k, v in os.environ.items() if k != "ASSISTDB_SERVER_API_KEY"},
+            "ASSISTDB_SERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        },
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().startswith("assistdb server listening on http://0.0.0.0:")
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=15)
+    assert "WARNING: listening on 0.0.0.0 without an API key" in stderr
