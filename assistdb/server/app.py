@@ -194,12 +194,13 @@ class AssistantsApp:
     # /_assistdb -----------------------------------------------------------------------------
 
     async def _extension(self, request: Request) -> Response:
-        """Server extensions outside the API: no faults or latency, but the API key applies."""
+        """Server extensions outside the API: no faults or latency, and the API key applies
+        except to the health check (load balancers probe it without credentials; it tells nothing)."""
         method, path = request.method, request.url.path
         try:
-            self._authorize(request)
             if path == "/_assistdb/health" and method == "GET":
                 return self._health()
+            self._authorize(request)
             if path == "/_assistdb/stats" and method == "GET":
                 return _json(self.stats.snapshot())
             if path == "/_assistdb/stats/reset" and method == "POST":

@@ -522,7 +522,11 @@ class Runtime:
                 )
             overdue = tx.connection.execute(
                 select(table.c.id)
-                .where(table.c.status == "requires_action", table.c.expire_at <= now)
+                .where(
+                    (table.c.status == "requires_action")
+                    | ((table.c.status == "queued") & table.c.owner.is_(None)),
+                    table.c.expire_at <= now,
+                )
                 .limit(100)
                 .with_for_update(skip_locked=True)
             ).scalars()

@@ -4,6 +4,7 @@ PostgreSQL; several servers on one database enforce one active run per thread to
 from __future__ import annotations
 
 import concurrent.futures
+import time
 from typing import Any
 
 import openai
@@ -143,3 +144,40 @@ def test_servers_on_one_database_allow_one_active_run_per_thread(make_server: An
     assert done.status == "completed"
     for client in clients:
         client.close()
+
+
+def test_the_run_lifecycle_on_each_database(make_server: Any, database_url: str) -> None:
+    server = make_server(database_url=database_url, run_latency=0.2, run_expiry=3.0)
+    with server.client() as client:
+        assistant = client.beta.assistants.create(
+            model="gpt-4o", tools=[{"type": "function", "function": {"name": "f"}}]
+        )
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "/tool f {}"}])
+        run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+        assert run.status == "requires_action"
+        with pytest.raises(openai.BadRequestError, match="already has an active run"):
+            client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        call = run.required_action.submit_tool_outputs.tool_calls[0]
+        with client.beta.threads.runs.submit_tool_outputs_stream(
+            thread_id=thread.id, run_id=run.id, tool_outputs=[{"tool_call_id": call.id, "output": "42"}]
+        ) as stream:
+            events = [event.event for event in stream]
+        assert events[0] == "thread.run.step.completed" and events[-1] == "thread.run.completed"
+        assert (
+            client.beta.threads.messages.list(thread_id=thread.id).data[0].content[0].text.value == "f -> 42"
+        )
+
+        client.beta.threads.messages.create(thread_id=thread.id, role="user", content="/sleep 5\nslow")
+        slow = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        assert client.beta.threads.runs.cancel(slow.id, thread_id=thread.id).status == "cancelling"
+        assert client.beta.threads.runs.poll(slow.id, thread_id=thread.id).status == "cancelled"
+
+        client.beta.threads.messages.create(thread_id=thread.id, role="user", content="/tool f {}")
+        waiting = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+        assert waiting.status == "requires_action"
+        deadline = time.monotonic() + 10
+        while client.beta.threads.runs.retrieve(waiting.id, thread_id=thread.id).status == "requires_action":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        expired = client.beta.threads.runs.retrieve(waiting.id, thread_id=thread.id)
+        assert expired.status == "expired" and expired.expires_at is not None

@@ -243,7 +243,38 @@ def test_a_stream_read_from_a_process_that_does_not_drive_the_run(
         assert client.beta.threads.runs.list(thread_id=thread.id).data[0].status == "completed"
 
 
-def test_health_answers_for_load_balancers(make_server: Any) -> None:
-    server = make_server()
+def test_health_answers_for_load_balancers_without_a_key(make_server: Any) -> None:
+    server = make_server(api_key="sk-health-check")
     response = httpx.get(f"{server.url}/_assistdb/health")
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+    assert httpx.get(f"{server.url}/_assistdb/stats").status_code == 401
+
+
+def test_kill_9_during_an_upstream_stream(serve: Any, tmp_path: Any) -> None:
+    from assistdb.server.backends.scripted_upstream import Reply, ScriptedUpstream
+
+    url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    with ScriptedUpstream() as upstream:
+        upstream.script(Reply(text="words that arrive slowly and are never finished", chunk_delay=0.3))
+        first = serve(url, "--upstream-url", upstream.base_url)
+        with first.client() as client:
+            assistant = client.beta.assistants.create(model="gpt-4o")
+            thread = client.beta.threads.create(messages=[{"role": "user", "content": "tell me"}])
+            run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+            deadline = time.monotonic() + 15
+            while len(upstream.requests[0].answers if upstream.requests else []) < 3:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+        first.kill()
+
+        second = serve(url, "--upstream-url", upstream.base_url)
+        with second.client() as client:
+            done = wait_for(client, thread.id, run.id, TERMINAL)
+            assert done.status == "completed"
+            replies = assistant_messages(client, thread.id)
+            assert [(m.status, m.content[0].text.value) for m in replies] == [
+                ("completed", "You said: tell me")
+            ]
+            steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id).data
+            assert [(s.type, s.status) for s in steps] == [("message_creation", "completed")]
+        assert len(upstream.requests) == 2
