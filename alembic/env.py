@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import Connection
 
 from alembic import context
+from assistdb.server.tables import metadata as server_metadata
 from assistdb.store.database import Database, parse_database_url
 from assistdb.store.schema import metadata
 
@@ -29,7 +30,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
     context.configure(
         connection=connection,
         url=url,
-        target_metadata=metadata,
+        target_metadata=[metadata, server_metadata],
         render_as_batch=True,
         compare_type=True,
         literal_binds=connection is None,

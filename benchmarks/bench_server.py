@@ -14,12 +14,14 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import re
 import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -69,9 +71,12 @@ class Server:
     """``assistdb serve`` in a subprocess, stopped with SIGTERM."""
 
     def __init__(self) -> None:
-        command = [sys.executable, "-m", "assistdb", "serve", "--port", "0", "--api-key", API_KEY]
+        self._folder = tempfile.TemporaryDirectory(prefix="assistdb-bench-")
+        database = f"sqlite:///{Path(self._folder.name) / 'server.sqlite3'}"
+        command = [sys.executable, "-m", "assistdb", "serve", "--port", "0", "--database-url", database]
         command += ["--run-latency", "0", "--poll-after-ms", "0"]
-        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        environment = {**os.environ, "ASSISTDB_SERVER_API_KEY": API_KEY}
+        self.process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment)
         assert self.process.stdout is not None
         line = self.process.stdout.readline()
         found = LISTENING.search(line)
@@ -91,7 +96,9 @@ class Server:
 
     def stop(self) -> int:
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=30)
+        code = self.process.wait(timeout=30)
+        self._folder.cleanup()
+        return code
 
 
 class Connection:

@@ -1,4 +1,4 @@
-"""A faithful, offline, stateful OpenAI Assistants v2 server (see docs/server.md).
+"""A faithful, stateful OpenAI Assistants v2 server on SQLite or PostgreSQL (see docs/server.md).
 
 ``LocalServer`` runs it in a background thread; ``create_app`` builds the ASGI app for any ASGI
 server; ``ServerConfig`` holds the settings both share.

@@ -23,18 +23,19 @@ from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
 from assistdb.server import routes
+from assistdb.server.backends.base import ModelBackend
+from assistdb.server.backends.scripted import ScriptedBackend
 from assistdb.server.body import read_body
 from assistdb.server.config import ServerConfig
 from assistdb.server.errors import ApiError, internal_error, invalid
 from assistdb.server.faults import FaultInjector
-from assistdb.server.ids import IdFactory
-from assistdb.server.lifecycle import RunEngine
 from assistdb.server.operations import Api, Call, Reply, Result, StreamReply
-from assistdb.server.persistence import Journal, open_journal
 from assistdb.server.request_models import SeedThread
+from assistdb.server.run_driver import Runtime
 from assistdb.server.seeding import seed_thread
-from assistdb.server.state import Store, settle_bulk_load
+from assistdb.server.state import Store
 from assistdb.server.stats import RequestStats
+from assistdb.server.storage import open_state
 from assistdb.server.validation import parse_body
 
 log = logging.getLogger("assistdb.server")
@@ -62,22 +63,17 @@ class AssistantsApp:
         *,
         on_response: ResponseHook | None = None,
         clock: Callable[[], float] = time.time,
-        owns_process: bool = False,
+        backend: ModelBackend | None = None,
     ) -> None:
-        """``owns_process``: the server is all this process runs (``assistdb serve``), so it may
-        tune process-wide settings, such as leaving bulk-loaded objects out of garbage collection."""
+        """Open (and migrate) the database; ``backend`` answers runs (the scripted model if None)."""
         self.config = config
         self.on_response = on_response
         self.clock = clock
-        self.owns_process = owns_process
         self.stats = RequestStats()
-        self.store = Store(IdFactory(config.seed))
-        self.journal: Journal | None = (
-            open_journal(self.store, config.state_file) if config.state_file else None
-        )
-        self._settle()
-        self.engine = RunEngine(self.store, config, clock)
-        self.api = Api(self.store, self.engine, config, clock)
+        self.store: Store = open_state(config)
+        self.backend: ModelBackend = backend or _backend_for(config, self.store)
+        self.runtime = Runtime(self.store, config, self.backend, clock)
+        self.api = Api(self.store, self.runtime, config, clock)
         self.faults = FaultInjector(config)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -100,20 +96,22 @@ class AssistantsApp:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                await self.runtime.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                self.close()
+                await self.runtime.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
     def stop_streams(self) -> None:
         """End open event streams now, so that shutting down does not wait for runs to rest."""
-        self.engine.close_all()
+        self.runtime.stopping = True
+        for run_id in list(self.runtime.waiting_runs()):
+            self.runtime.notify(run_id)
 
     def close(self) -> None:
-        self.stop_streams()
-        if self.journal is not None:
-            self.journal.close()
+        """Release the database (after the server stopped; runs were handed over by then)."""
+        self.store.database.dispose()
 
     # /v1 ------------------------------------------------------------------------------------
 
@@ -197,12 +195,13 @@ class AssistantsApp:
     # /_assistdb -----------------------------------------------------------------------------
 
     async def _extension(self, request: Request) -> Response:
-        """Server extensions outside the API: no faults or latency, but the API key applies."""
+        """Server extensions outside the API: no faults or latency, and the API key applies
+        except to the health check (load balancers probe it without credentials; it tells nothing)."""
         method, path = request.method, request.url.path
         try:
-            self._authorize(request)
             if path == "/_assistdb/health" and method == "GET":
-                return _json({"status": "ok"})
+                return self._health()
+            self._authorize(request)
             if path == "/_assistdb/stats" and method == "GET":
                 return _json(self.stats.snapshot())
             if path == "/_assistdb/stats/reset" and method == "POST":
@@ -216,19 +215,34 @@ class AssistantsApp:
         except ApiError as exc:
             return _error_response(exc)
 
+    def _health(self) -> Response:
+        """For load balancers: 200 if this process can reach the database and is not stopping."""
+        if self.runtime.stopping:
+            return _json({"status": "stopping"}, 503)
+        try:
+            with self.store.reading() as tx:
+                tx.event_count("")
+        except Exception as exc:
+            log.warning("health check: the database is unreachable (%s)", type(exc).__name__)
+            return _json({"status": "database unreachable"}, 503)
+        return _json({"status": "ok"})
+
     def seed(
         self, messages: int, runs: int, metadata: dict[str, str] | None, assistant_id: str | None
     ) -> str:
-        """Seed a thread; call on the event loop thread (``LocalServer`` does that for you)."""
-        thread_id = seed_thread(
+        """Seed a thread straight into the database."""
+        return seed_thread(
             self.store, self.clock, messages=messages, runs=runs, metadata=metadata, assistant_id=assistant_id
         )
-        self._settle()
-        return thread_id
 
-    def _settle(self) -> None:
-        if self.owns_process:
-            settle_bulk_load()
+
+def _backend_for(config: ServerConfig, store: Store) -> ModelBackend:
+    """The model the configuration names: a Chat Completions endpoint, or the scripted model."""
+    if config.upstream is not None:
+        from assistdb.server.backends.chat_completions import ChatCompletionsBackend
+
+        return ChatCompletionsBackend(config.upstream)
+    return ScriptedBackend(config, store.new_id)
 
 
 def _check_beta_header(request: Request) -> None:

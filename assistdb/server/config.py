@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistdb.server.backends.chat_completions import UpstreamSettings
 
 #: Settings that may change while the server runs (see ``LocalServer.configure``).
 RUNTIME_SETTINGS = frozenset(
@@ -38,7 +40,16 @@ class ServerConfig:
     spike_rate: float = 0.0
     spike: float = 1.0
     seed: int | None = None
-    state_file: Path | None = None
+    #: Where the server's objects live; ``None`` is a private in-memory SQLite database.
+    database_url: str | None = None
+    #: Seconds a process's claim on a run lasts unless renewed (it renews every few seconds).
+    lease_seconds: float = 10.0
+    #: Seconds between two sweeps for runs to expire or take over.
+    sweep_interval: float = 1.0
+    #: Most runs this process drives at once (``None``: no limit; ``0``: it only serves the API).
+    max_runs: int | None = None
+    #: The Chat Completions endpoint that answers runs; ``None``: the scripted model.
+    upstream: UpstreamSettings | None = None
 
     def __post_init__(self) -> None:
         self.validate()
@@ -52,6 +63,11 @@ class ServerConfig:
         for name in ("run_latency", "latency", "spike"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must not be negative, got {getattr(self, name)}")
+        for name in ("lease_seconds", "sweep_interval"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.max_runs is not None and self.max_runs < 0:
+            raise ValueError(f"max_runs must not be negative, got {self.max_runs}")
         if self.run_expiry <= 0:
             raise ValueError(f"run_expiry must be positive, got {self.run_expiry}")
         if self.poll_after_ms < 0:

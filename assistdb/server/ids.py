@@ -19,7 +19,7 @@ class IdFactory:
     seeded from the OS is enough (and far faster than drawing from the OS for each ID).
     """
 
-    def __init__(self, seed: int | None = None) -> None:
+    def __init__(self, seed: int | str | None = None) -> None:
         self._rng = random.Random(f"ids:{seed}" if seed is not None else os.urandom(32))
 
     def new(self, prefix: str) -> str:

@@ -6,13 +6,13 @@ import concurrent.futures
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
 import openai
 
 from assistdb.server.app import AssistantsApp, ResponseHook
+from assistdb.server.backends.chat_completions import UpstreamSettings
 from assistdb.server.config import ServerConfig
 from assistdb.server.errors import ApiError
 from assistdb.server.serving import ServingServer, bind_socket
@@ -42,7 +42,11 @@ class LocalServer:
         spike_rate: float = 0.0,
         spike: float = 1.0,
         seed: int | None = None,
-        state_file: str | Path | None = None,
+        database_url: str | None = None,
+        lease_seconds: float = 10.0,
+        sweep_interval: float = 1.0,
+        max_runs: int | None = None,
+        upstream: UpstreamSettings | None = None,
         on_response: ResponseHook | None = None,
     ) -> None:
         self.config = ServerConfig(
@@ -58,7 +62,11 @@ class LocalServer:
             spike_rate=spike_rate,
             spike=spike,
             seed=seed,
-            state_file=Path(state_file) if state_file is not None else None,
+            database_url=database_url,
+            lease_seconds=lease_seconds,
+            sweep_interval=sweep_interval,
+            max_runs=max_runs,
+            upstream=upstream,
         )
         self._on_response = on_response
         self._app: AssistantsApp | None = None

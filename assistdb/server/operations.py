@@ -1,8 +1,9 @@
 """The 23 operations of Assistants v2, each a method taking a decoded call and returning a reply.
 
-Handlers are synchronous and run on the event loop thread, so each one sees and leaves the
-store consistent. Before touching a thread they settle its active run, so whatever they read
-or refuse reflects the run's state at this moment.
+Handlers are synchronous and run on the event loop thread; each reads and writes the database in
+one transaction, so it sees and leaves the state consistent whichever process served the request
+before. Runs are moved by the runtime (``run_driver``); handlers only start, cancel or resume
+them, and expire a run whose time is up when they look at it.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from assistdb.server import objects
+from assistdb.server import lifecycle, objects, tables
 from assistdb.server.config import ServerConfig
 from assistdb.server.errors import invalid
-from assistdb.server.lifecycle import RunEngine
 from assistdb.server.objects import Obj
-from assistdb.server.pagination import OrderedIndex, list_object, resolve_cursor
+from assistdb.server.pagination import list_object
 from assistdb.server.request_models import (
     CreateAssistant,
     CreateMessage,
@@ -30,7 +30,8 @@ from assistdb.server.request_models import (
     RunSettings,
     SubmitToolOutputs,
 )
-from assistdb.server.state import RunState, Store, ThreadState
+from assistdb.server.run_driver import Runtime
+from assistdb.server.state import ActiveRunConflict, RunRow, Store, Tx
 from assistdb.server.streaming import run_events
 from assistdb.server.validation import check_include, page_request, parse_body
 
@@ -60,258 +61,306 @@ Result = Reply | StreamReply
 
 
 class Api:
-    """Assistants v2 over the store and the run engine."""
+    """Assistants v2 over the database, with the runtime that drives runs."""
 
     def __init__(
-        self, store: Store, engine: RunEngine, config: ServerConfig, clock: Callable[[], float]
+        self, store: Store, runtime: Runtime, config: ServerConfig, clock: Callable[[], float]
     ) -> None:
         self.store = store
-        self.engine = engine
+        self.runtime = runtime
         self.config = config
         self.clock = clock
 
     # helpers ----------------------------------------------------------------------------------
 
-    def _thread(self, call: Call) -> ThreadState:
-        thread = self.store.thread(call.params["thread_id"])
-        self.engine.settle_thread(thread)
-        return thread
-
-    def _run(self, call: Call) -> RunState:
-        thread = self._thread(call)
-        state = self.store.run(thread.obj["id"], call.params["run_id"])
-        self.engine.settle(state)
-        return state
-
     def _run_reply(self, run_obj: Obj) -> Reply:
         return Reply(run_obj, headers={"openai-poll-after-ms": str(self.config.poll_after_ms)})
 
-    def _add_message(self, thread: ThreadState, request: CreateMessage, created_at: int) -> Obj:
+    def _add_message(self, tx: Tx, thread_id: str, request: CreateMessage, created_at: int) -> Obj:
         message = objects.message(
-            self.store.new_id("msg_"),
-            thread.obj["id"],
+            tx.new_id("msg_"),
+            thread_id,
             created_at,
             role=request.role,
             content=objects.message_content(request),
             attachments=[objects.dump(attachment) for attachment in request.attachments or []],
             metadata=request.metadata,
         )
-        self.store.add_message(message)
+        tx.add_message(message)
         return message
 
-    def _create_thread(self, request: CreateThread | None, created_at: int) -> ThreadState:
+    def _create_thread(self, tx: Tx, request: CreateThread | None, created_at: int) -> Obj:
         request = request or CreateThread()
         resources = objects.tool_resources(request.tool_resources, self.store.ids)
-        thread_obj = objects.thread(self.store.new_id("thread_"), created_at, resources, request.metadata)
-        thread = self.store.add_thread(thread_obj)
+        thread_obj = objects.thread(tx.new_id("thread_"), created_at, resources, request.metadata)
+        tx.add_thread(thread_obj)
         for message in request.messages or []:
-            self._add_message(thread, message, created_at)
-        return thread
+            self._add_message(tx, thread_obj["id"], message, created_at)
+        return thread_obj
+
+    def _settled_run(self, tx: Tx, thread_id: str, run_id: str) -> RunRow:
+        """The run, expired first if its time is up and nobody else is driving it."""
+        row = tx.run(thread_id, run_id, lock=True)
+        now = self.clock()
+        if lifecycle.is_overdue(row, now) and (
+            row.owner in (None, self.runtime.owner) or (row.lease_until or 0) < now
+        ):
+            lifecycle.expire(tx, row, now)
+        return row
+
+    def _read_run(self, call: Call) -> RunRow:
+        thread_id, run_id = call.params["thread_id"], call.params["run_id"]
+        with self.store.reading() as tx:
+            tx.thread(thread_id)
+            row = tx.run(thread_id, run_id)
+        if lifecycle.is_overdue(row, self.clock()):
+            with self.store.writing() as tx:
+                row = self._settled_run(tx, thread_id, run_id)
+            self.runtime.notify(run_id)
+        return row
+
+    def _start_run(self, tx: Tx, thread_id: str, run_obj: Obj, now: float, thread_obj: Obj | None) -> None:
+        """Insert a new run (the database refuses a second active one) with its first events."""
+        run_obj["expires_at"] = int(now + self.config.run_expiry)
+        owner, lease_until = self.runtime.claim()
+        try:
+            tx.add_run(
+                run_obj, lifecycle.new_driver_state(), now + self.config.run_expiry, owner, lease_until
+            )
+        except ActiveRunConflict:
+            active = tx.active_run_id(thread_id)
+            raise invalid(f"Thread {thread_id} already has an active run {active}.") from None
+        if thread_obj is not None:
+            lifecycle.emit(tx, run_obj["id"], "thread.created", thread_obj, now)
+        lifecycle.emit(tx, run_obj["id"], "thread.run.created", run_obj, now)
+        lifecycle.emit(tx, run_obj["id"], "thread.run.queued", run_obj, now)
+
+    def _launch(self, run_obj: Obj, stream: bool | None, after: int = 0) -> Result:
+        run_id = run_obj["id"]
+        self.runtime.drive_if_claimed(run_id)
+        if not stream:
+            return self._run_reply(run_obj)
+        return StreamReply(run_events(self.runtime, run_id, after))
 
     # assistants -------------------------------------------------------------------------------
 
     def list_assistants(self, call: Call) -> Reply:
         page = page_request(call.query)
-        index = self.store.assistant_index
-        after = resolve_cursor(index, "after", page.after)
-        before = resolve_cursor(index, "before", page.before)
-        ids, more = index.page(page, after, before)
-        return Reply(list_object([self.store.assistants[i] for i in ids], more))
+        with self.store.reading() as tx:
+            data, more = tx.page(tables.assistants, [], [], page)
+        return Reply(list_object(data, more))
 
     def create_assistant(self, call: Call) -> Reply:
         request = parse_body(CreateAssistant, call.body)
-        assistant = objects.assistant(self.store.new_id("asst_"), int(self.clock()))
-        _apply_assistant(assistant, request, self.store)
-        self.store.add_assistant(assistant)
+        with self.store.writing() as tx:
+            assistant = objects.assistant(tx.new_id("asst_"), int(self.clock()))
+            _apply_assistant(assistant, request, self.store)
+            tx.add_assistant(assistant)
         return Reply(assistant)
 
     def get_assistant(self, call: Call) -> Reply:
-        return Reply(self.store.assistant(call.params["assistant_id"]))
+        with self.store.reading() as tx:
+            return Reply(tx.assistant(call.params["assistant_id"]))
 
     def modify_assistant(self, call: Call) -> Reply:
         request = parse_body(ModifyAssistant, call.body)
-        assistant = self.store.assistant(call.params["assistant_id"])
-        _apply_assistant(assistant, request, self.store)
-        self.store.save_assistant(assistant)
+        with self.store.writing() as tx:
+            assistant = tx.assistant(call.params["assistant_id"])
+            _apply_assistant(assistant, request, self.store)
+            tx.save_assistant(assistant)
         return Reply(assistant)
 
     def delete_assistant(self, call: Call) -> Reply:
-        assistant_id = self.store.assistant(call.params["assistant_id"])["id"]
-        self.store.delete_assistant(assistant_id)
+        with self.store.writing() as tx:
+            assistant_id = tx.assistant(call.params["assistant_id"])["id"]
+            tx.delete_assistant(assistant_id)
         return Reply(objects.deleted(assistant_id, "assistant"))
 
     # threads ----------------------------------------------------------------------------------
 
     def create_thread(self, call: Call) -> Reply:
         request = parse_body(CreateThread, call.body)
-        return Reply(self._create_thread(request, int(self.clock())).obj)
+        with self.store.writing() as tx:
+            return Reply(self._create_thread(tx, request, int(self.clock())))
 
     def get_thread(self, call: Call) -> Reply:
-        return Reply(self._thread(call).obj)
+        with self.store.reading() as tx:
+            return Reply(tx.thread(call.params["thread_id"]))
 
     def modify_thread(self, call: Call) -> Reply:
         request = parse_body(ModifyThread, call.body)
-        thread = self._thread(call)
-        if "tool_resources" in request.model_fields_set:
-            thread.obj["tool_resources"] = objects.tool_resources(request.tool_resources, self.store.ids)
-        if "metadata" in request.model_fields_set:
-            thread.obj["metadata"] = dict(request.metadata or {})
-        self.store.save_thread(thread.obj)
-        return Reply(thread.obj)
+        with self.store.writing() as tx:
+            thread = tx.thread(call.params["thread_id"], lock=True)
+            if "tool_resources" in request.model_fields_set:
+                thread["tool_resources"] = objects.tool_resources(request.tool_resources, self.store.ids)
+            if "metadata" in request.model_fields_set:
+                thread["metadata"] = dict(request.metadata or {})
+            tx.save_thread(thread)
+        return Reply(thread)
 
     def delete_thread(self, call: Call) -> Reply:
-        thread = self.store.thread(call.params["thread_id"])
-        thread_id = thread.obj["id"]
-        self.engine.forget(list(thread.runs))
-        self.store.delete_thread(thread_id)
+        with self.store.writing() as tx:
+            thread_id = tx.thread(call.params["thread_id"], lock=True)["id"]
+            run_ids = tx.delete_thread(thread_id)
+        self.runtime.forget(run_ids)
         return Reply(objects.deleted(thread_id, "thread"))
 
     def create_thread_and_run(self, call: Call) -> Result:
         request = parse_body(CreateThreadAndRun, call.body)
-        assistant = self.store.assistant(request.assistant_id)
         now = self.clock()
-        thread = self._create_thread(request.thread, int(now))
-        if request.tool_resources is not None:
-            thread.obj["tool_resources"] = objects.tool_resources(request.tool_resources, self.store.ids)
-            self.store.save_thread(thread.obj)
-        run_obj = self._new_run(thread, assistant, request, now, instructions_suffix=None)
-        if not request.stream:
-            return self._run_reply(self.engine.start(thread, run_obj, now).obj)
-        subscription = self.engine.subscribe(run_obj["id"])
-        self.engine.emit(run_obj["id"], "thread.created", thread.obj)
-        self.engine.start(thread, run_obj, now)
-        return StreamReply(run_events(self.engine, run_obj["id"], subscription))
+        with self.store.writing() as tx:
+            assistant = tx.assistant(request.assistant_id)
+            thread = self._create_thread(tx, request.thread, int(now))
+            if request.tool_resources is not None:
+                thread["tool_resources"] = objects.tool_resources(request.tool_resources, self.store.ids)
+                tx.save_thread(thread)
+            run_obj = self._new_run(tx, thread["id"], assistant, request, now, instructions_suffix=None)
+            self._start_run(tx, thread["id"], run_obj, now, thread if request.stream else None)
+        return self._launch(run_obj, request.stream)
 
     # messages ---------------------------------------------------------------------------------
 
     def list_messages(self, call: Call) -> Reply:
         page = page_request(call.query)
-        thread = self._thread(call)
-        index = thread.messages
+        thread_id = call.params["thread_id"]
+        table = tables.messages
+        scope = [table.c.thread_id == thread_id]
         run_filter = call.query.get("run_id", [""])[-1]
-        if run_filter:
-            run_state = self.store.runs.get(run_filter)
-            on_thread = run_state is not None and run_state.obj["thread_id"] == thread.obj["id"]
-            index = run_state.messages if run_state is not None and on_thread else OrderedIndex()
-        after = resolve_cursor(thread.messages, "after", page.after)
-        before = resolve_cursor(thread.messages, "before", page.before)
-        ids, more = index.page(page, after, before)
-        return Reply(list_object([self.store.messages[i] for i in ids], more))
+        with self.store.reading() as tx:
+            tx.thread(thread_id)
+            listed = [*scope, table.c.run_id == run_filter] if run_filter else scope
+            data, more = tx.page(table, listed, scope, page)
+        return Reply(list_object(data, more))
 
     def create_message(self, call: Call) -> Reply:
         request = parse_body(CreateMessage, call.body)
-        thread = self._thread(call)
-        if thread.active_run_id is not None:
-            raise invalid(
-                f"Can't add messages to {thread.obj['id']} while a run {thread.active_run_id} is active."
-            )
-        return Reply(self._add_message(thread, request, int(self.clock())))
+        thread_id = call.params["thread_id"]
+        with self.store.writing() as tx:
+            tx.thread(thread_id, lock=True)
+            active = tx.active_run_id(thread_id)
+            if active is not None:
+                raise invalid(f"Can't add messages to {thread_id} while a run {active} is active.")
+            return Reply(self._add_message(tx, thread_id, request, int(self.clock())))
 
     def get_message(self, call: Call) -> Reply:
-        thread = self._thread(call)
-        return Reply(self.store.message(thread.obj["id"], call.params["message_id"]))
+        with self.store.reading() as tx:
+            tx.thread(call.params["thread_id"])
+            return Reply(tx.message(call.params["thread_id"], call.params["message_id"]))
 
     def modify_message(self, call: Call) -> Reply:
         request = parse_body(ModifyMetadata, call.body)
-        thread = self._thread(call)
-        message = self.store.message(thread.obj["id"], call.params["message_id"])
-        if "metadata" in request.model_fields_set:
-            message["metadata"] = dict(request.metadata or {})
-            self.store.save_message(message)
+        with self.store.writing() as tx:
+            tx.thread(call.params["thread_id"])
+            message = tx.message(call.params["thread_id"], call.params["message_id"])
+            if "metadata" in request.model_fields_set:
+                message["metadata"] = dict(request.metadata or {})
+                tx.save_message(message)
         return Reply(message)
 
     def delete_message(self, call: Call) -> Reply:
-        thread = self._thread(call)
-        message_id = self.store.message(thread.obj["id"], call.params["message_id"])["id"]
-        self.store.delete_message(thread.obj["id"], message_id)
+        with self.store.writing() as tx:
+            tx.thread(call.params["thread_id"])
+            message_id = tx.message(call.params["thread_id"], call.params["message_id"])["id"]
+            tx.delete_message(message_id)
         return Reply(objects.deleted(message_id, "thread.message"))
 
     # runs -------------------------------------------------------------------------------------
 
     def list_runs(self, call: Call) -> Reply:
         page = page_request(call.query)
-        thread = self._thread(call)
-        after = resolve_cursor(thread.runs, "after", page.after)
-        before = resolve_cursor(thread.runs, "before", page.before)
-        ids, more = thread.runs.page(page, after, before)
-        return self._run_reply(list_object([self.store.runs[i].obj for i in ids], more))
+        thread_id = call.params["thread_id"]
+        scope = [tables.runs.c.thread_id == thread_id]
+        with self.store.reading() as tx:
+            tx.thread(thread_id)
+            data, more = tx.page(tables.runs, scope, scope, page)
+        return self._run_reply(list_object(data, more))
 
     def create_run(self, call: Call) -> Result:
         check_include(call.query)
         request = parse_body(CreateRun, call.body)
-        thread = self._thread(call)
-        assistant = self.store.assistant(request.assistant_id)
-        if thread.active_run_id is not None:
-            raise invalid(f"Thread {thread.obj['id']} already has an active run {thread.active_run_id}.")
+        thread_id = call.params["thread_id"]
         now = self.clock()
-        for message in request.additional_messages or []:
-            self._add_message(thread, message, int(now))
-        run_obj = self._new_run(
-            thread, assistant, request, now, instructions_suffix=request.additional_instructions
-        )
-        if not request.stream:
-            return self._run_reply(self.engine.start(thread, run_obj, now).obj)
-        subscription = self.engine.subscribe(run_obj["id"])
-        self.engine.start(thread, run_obj, now)
-        return StreamReply(run_events(self.engine, run_obj["id"], subscription))
+        with self.store.writing() as tx:
+            tx.thread(thread_id, lock=True)
+            assistant = tx.assistant(request.assistant_id)
+            active = tx.active_run_id(thread_id)
+            if active is not None:
+                raise invalid(f"Thread {thread_id} already has an active run {active}.")
+            for message in request.additional_messages or []:
+                self._add_message(tx, thread_id, message, int(now))
+            run_obj = self._new_run(
+                tx, thread_id, assistant, request, now, instructions_suffix=request.additional_instructions
+            )
+            self._start_run(tx, thread_id, run_obj, now, None)
+        return self._launch(run_obj, request.stream)
 
     def _new_run(
         self,
-        thread: ThreadState,
+        tx: Tx,
+        thread_id: str,
         assistant: Obj,
         request: RunSettings,
         now: float,
         *,
         instructions_suffix: str | None,
     ) -> Obj:
-        run_obj = objects.run(self.store.new_id("run_"), thread.obj["id"], assistant["id"], int(now), 0)
+        run_obj = objects.run(tx.new_id("run_"), thread_id, assistant["id"], int(now), 0)
         configure_run(run_obj, assistant, request, instructions_suffix)
         return run_obj
 
     def get_run(self, call: Call) -> Reply:
-        return self._run_reply(self._run(call).obj)
+        return self._run_reply(self._read_run(call).obj)
 
     def modify_run(self, call: Call) -> Reply:
         request = parse_body(ModifyMetadata, call.body)
-        state = self._run(call)
-        if "metadata" in request.model_fields_set:
-            state.obj["metadata"] = dict(request.metadata or {})
-            self.store.save_run(state)
-        return self._run_reply(state.obj)
+        with self.store.writing() as tx:
+            tx.thread(call.params["thread_id"])
+            row = self._settled_run(tx, call.params["thread_id"], call.params["run_id"])
+            if "metadata" in request.model_fields_set:
+                row.obj["metadata"] = dict(request.metadata or {})
+                tx.save_run(row)
+        return self._run_reply(row.obj)
 
     def cancel_run(self, call: Call) -> Reply:
-        state = self._run(call)
-        self.engine.cancel(state, self.clock())
-        return self._run_reply(state.obj)
+        now = self.clock()
+        with self.store.writing() as tx:
+            tx.thread(call.params["thread_id"])
+            row = self._settled_run(tx, call.params["thread_id"], call.params["run_id"])
+            lifecycle.request_cancel(tx, row, now)
+            if row.owner is None or (row.lease_until or 0) < now:
+                row.owner, lease_until = self.runtime.claim()
+                tx.set_run_owner(row.id, row.owner, lease_until)
+        self.runtime.notify(row.id)
+        if row.owner == self.runtime.owner:
+            self.runtime.cancel(row.id)
+        return self._run_reply(row.obj)
 
     def submit_tool_outputs(self, call: Call) -> Result:
         request = parse_body(SubmitToolOutputs, call.body)
-        state = self._run(call)
-        run_id = state.obj["id"]
-        if not request.stream:
-            self.engine.submit_tool_outputs(state, request.tool_outputs, self.clock())
-            return self._run_reply(state.obj)
-        subscription = self.engine.subscribe(run_id)
-        try:
-            self.engine.submit_tool_outputs(state, request.tool_outputs, self.clock())
-        except BaseException:
-            self.engine.unsubscribe(run_id, subscription)
-            raise
-        return StreamReply(run_events(self.engine, run_id, subscription))
+        now = self.clock()
+        with self.store.writing() as tx:
+            tx.thread(call.params["thread_id"])
+            row = self._settled_run(tx, call.params["thread_id"], call.params["run_id"])
+            after = tx.event_count(row.id)
+            lifecycle.accept_tool_outputs(tx, row, request.tool_outputs, now)
+            tx.set_run_owner(row.id, *self.runtime.claim())
+        self.runtime.notify(row.id)
+        return self._launch(row.obj, request.stream, after)
 
     def list_run_steps(self, call: Call) -> Reply:
         check_include(call.query)
         page = page_request(call.query)
-        state = self._run(call)
-        after = resolve_cursor(state.steps, "after", page.after)
-        before = resolve_cursor(state.steps, "before", page.before)
-        ids, more = state.steps.page(page, after, before)
-        return Reply(list_object([self.store.steps[i] for i in ids], more))
+        row = self._read_run(call)
+        scope = [tables.steps.c.run_id == row.id]
+        with self.store.reading() as tx:
+            data, more = tx.page(tables.steps, scope, scope, page)
+        return Reply(list_object(data, more))
 
     def get_run_step(self, call: Call) -> Reply:
         check_include(call.query)
-        state = self._run(call)
-        return Reply(self.store.step(state.obj["id"], call.params["step_id"]))
+        row = self._read_run(call)
+        with self.store.reading() as tx:
+            return Reply(tx.step(row.id, call.params["step_id"]))
 
 
 def _apply_assistant(assistant: Obj, request: CreateAssistant | ModifyAssistant, store: Store) -> None:

@@ -2,22 +2,22 @@
 
 A seeded thread is made of the same objects the API makes: user messages, and assistant replies
 each produced by a completed run with a completed ``message_creation`` step and token usage.
-Timestamps are spread one second apart, ending now.
+Timestamps are spread one second apart, ending now. Rows go to the database in bulk.
 """
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
+from typing import Any
 
-from assistdb.server import objects
+from assistdb.server import objects, tables
 from assistdb.server.errors import invalid
+from assistdb.server.lifecycle import new_driver_state
 from assistdb.server.objects import Obj
 from assistdb.server.operations import configure_run
 from assistdb.server.request_models import RunSettings
-from assistdb.server.run_plan import finished_plan
 from assistdb.server.scripted_model import reply_text, tokens
-from assistdb.server.state import Store, ThreadState
+from assistdb.server.state import Store, Tx, encode
 
 SEED_MODEL = "gpt-4o"
 
@@ -33,29 +33,8 @@ def seed_thread(
 ) -> str:
     """Create a thread of ``messages`` messages, ``runs`` of them assistant replies; return its ID.
 
-    The cyclic garbage collector is paused meanwhile (repeated collections over a growing heap
-    would make seeding quadratic), and the heap is frozen afterwards: the seeded objects live as
-    long as the server, and without freezing the collector would walk all of them, stalling
-    requests for seconds, each time they move up a generation.
+    Everything is inserted in bulk in one transaction, in creation order.
     """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        return _seed(store, clock, messages, runs, metadata, assistant_id)
-    finally:
-        gc.freeze()
-        if collecting:
-            gc.enable()
-
-
-def _seed(
-    store: Store,
-    clock: Callable[[], float],
-    messages: int,
-    runs: int,
-    metadata: dict[str, str] | None,
-    assistant_id: str | None,
-) -> str:
     if messages < 0 or runs < 0:
         raise invalid("Invalid seed: 'messages' and 'runs' must not be negative.", param="messages")
     if runs > messages:
@@ -64,53 +43,87 @@ def _seed(
             f"so runs ({runs}) cannot exceed messages ({messages}).",
             param="runs",
         )
-    if assistant_id is not None:
-        assistant = store.assistant(assistant_id)
-    else:
-        assistant = objects.assistant(store.new_id("asst_"), int(clock()))
-        assistant.update(name="assistdb seeding assistant", model=SEED_MODEL)
-        store.add_assistant(assistant)
-    start = int(clock()) - messages
-    thread = store.add_thread(objects.thread(store.new_id("thread_"), start, {}, metadata))
-    replies = {(k + 1) * messages // runs - 1 for k in range(runs)} if runs else set()
-    settings = RunSettings(assistant_id=assistant["id"])
-    last_user_text: str | None = None
-    for position in range(messages):
-        at = start + position
-        if position in replies:
-            _seed_reply(store, thread, assistant, settings, at, last_user_text)
+    with store.writing() as tx:
+        if assistant_id is not None:
+            assistant = tx.assistant(assistant_id)
         else:
-            last_user_text = f"Seeded message {position + 1}"
-            content = [{"type": "text", "text": {"value": last_user_text, "annotations": []}}]
-            store.add_message(
-                objects.message(store.new_id("msg_"), thread.obj["id"], at, role="user", content=content)
-            )
-    return str(thread.obj["id"])
+            assistant = objects.assistant(tx.new_id("asst_"), int(clock()))
+            assistant.update(name="assistdb seeding assistant", model=SEED_MODEL)
+            tx.add_assistant(assistant)
+        start = int(clock()) - messages
+        thread = objects.thread(tx.new_id("thread_"), start, {}, metadata)
+        tx.add_thread(thread)
+        seeded = _Seeded(thread["id"])
+        replies = {(k + 1) * messages // runs - 1 for k in range(runs)} if runs else set()
+        settings = RunSettings(assistant_id=assistant["id"])
+        last_user_text: str | None = None
+        for position in range(messages):
+            at = start + position
+            if position in replies:
+                _seed_reply(tx, seeded, assistant, settings, at, last_user_text)
+            else:
+                last_user_text = f"Seeded message {position + 1}"
+                content = [{"type": "text", "text": {"value": last_user_text, "annotations": []}}]
+                seeded.add_message(
+                    objects.message(tx.new_id("msg_"), thread["id"], at, role="user", content=content)
+                )
+        tx.insert_many(tables.messages, seeded.messages)
+        tx.insert_many(tables.runs, seeded.runs)
+        tx.insert_many(tables.steps, seeded.steps)
+    return str(thread["id"])
+
+
+class _Seeded:
+    """Rows of one seeded thread, inserted together at the end."""
+
+    def __init__(self, thread_id: str) -> None:
+        self.thread_id = thread_id
+        self.messages: list[dict[str, Any]] = []
+        self.runs: list[dict[str, Any]] = []
+        self.steps: list[dict[str, Any]] = []
+        self.message_tokens = 0
+
+    def add_message(self, message: Obj) -> None:
+        self.message_tokens += tokens(objects.text_of(message))
+        self.messages.append(
+            {"id": message["id"], "thread_id": self.thread_id, "run_id": message["run_id"], "body": message}
+        )
 
 
 def _seed_reply(
-    store: Store, thread: ThreadState, assistant: Obj, settings: RunSettings, at: int, user_text: str | None
+    tx: Tx, seeded: _Seeded, assistant: Obj, settings: RunSettings, at: int, user_text: str | None
 ) -> None:
-    run_obj = objects.run(store.new_id("run_"), thread.obj["id"], assistant["id"], at, 0)
+    run_obj = objects.run(tx.new_id("run_"), seeded.thread_id, assistant["id"], at, 0)
     configure_run(run_obj, assistant, settings, None)
-    prompt = tokens(run_obj["instructions"]) + thread.message_tokens
+    prompt = tokens(run_obj["instructions"]) + seeded.message_tokens
     text = reply_text(user_text, [])
     usage = objects.usage(prompt, tokens(text))
     run_obj.update(status="completed", started_at=at, completed_at=at, expires_at=None, usage=usage)
-    store.add_run(run_obj, finished_plan())
-    message_id = store.new_id("msg_")
+    seeded.runs.append(
+        {
+            "id": run_obj["id"],
+            "thread_id": seeded.thread_id,
+            "status": "completed",
+            "body": run_obj,
+            "driver": encode(new_driver_state()),
+            "expire_at": float(at),
+        }
+    )
+    message_id = tx.new_id("msg_")
     step = objects.run_step(
-        store.new_id("step_"),
+        tx.new_id("step_"),
         run_obj,
         at,
         {"type": "message_creation", "message_creation": {"message_id": message_id}},
     )
     step.update(status="completed", completed_at=at, usage=dict(usage))
-    store.add_step(step)
+    seeded.steps.append(
+        {"id": step["id"], "run_id": run_obj["id"], "thread_id": seeded.thread_id, "body": step}
+    )
     content = [{"type": "text", "text": {"value": text, "annotations": []}}]
     message = objects.message(
         message_id,
-        thread.obj["id"],
+        seeded.thread_id,
         at,
         role="assistant",
         content=content,
@@ -118,4 +131,4 @@ def _seed_reply(
         run_id=run_obj["id"],
     )
     message["completed_at"] = at
-    store.add_message(message)
+    seeded.add_message(message)

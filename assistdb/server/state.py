@@ -1,335 +1,396 @@
-"""The in-memory store of every object, with the per-collection indexes that pagination needs.
+"""The server's objects in its database: reads and writes inside one transaction (``Tx``).
 
-All access happens on the server's event loop thread, so the store takes no locks. Every
-change is also offered to an optional ``sink`` (the persistence journal) as a plain record.
+Handlers and the run driver open a transaction, read and change what they need, and commit, so
+every request sees and leaves the state consistent whichever process served the one before.
+The server keeps no object in memory between requests: lists page through the database by
+``seq`` (keyset pagination), so a page costs its own length whatever the collection's size.
 """
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from assistdb.server import objects
-from assistdb.server.errors import not_found
+from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from assistdb.server import tables
+from assistdb.server.errors import invalid, not_found
 from assistdb.server.ids import IdFactory
 from assistdb.server.objects import Obj
-from assistdb.server.pagination import OrderedIndex
-from assistdb.server.run_plan import RunPlan
-from assistdb.server.scripted_model import tokens
+from assistdb.server.pagination import PageRequest
+from assistdb.store.database import Database
 
-Record = dict[str, Any]
-Sink = Callable[[Record], None]
-
-
-def settle_bulk_load() -> None:
-    """Leave every object alive now out of the cycle collector's scans from here on.
-
-    After a bulk load (a seeded thread of 100,000 messages, a replayed state file) each
-    collection would otherwise walk them all, and requests would slow down in proportion to what
-    the server holds. Deleted objects are still freed by reference counting. Process-wide, so
-    only for a process that runs nothing but the server.
-    """
-    gc.freeze()
+_KIND_NAMES = {
+    "server_assistants": "assistant",
+    "server_threads": "thread",
+    "server_messages": "message",
+    "server_runs": "run",
+    "server_steps": "run step",
+}
 
 
-@dataclass
-class ThreadState:
-    obj: Obj
-    messages: OrderedIndex = field(default_factory=OrderedIndex)
-    runs: OrderedIndex = field(default_factory=OrderedIndex)
-    active_run_id: str | None = None
-    message_tokens: int = 0
+def encode(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode(text: str) -> Any:
+    return json.loads(text)
 
 
 @dataclass
-class RunState:
+class RunRow:
+    """A run object with the driver's private bookkeeping (see ``run_driver``)."""
+
     obj: Obj
-    plan: RunPlan
-    steps: OrderedIndex = field(default_factory=OrderedIndex)
-    messages: OrderedIndex = field(default_factory=OrderedIndex)
+    driver: Obj
+    owner: str | None
+    lease_until: float | None
+    expire_at: float
+    event_count: int
+
+    @property
+    def id(self) -> str:
+        return str(self.obj["id"])
+
+    @property
+    def status(self) -> str:
+        return str(self.obj["status"])
 
 
-class Store:
-    """Assistants, threads, messages, runs and steps, each in creation order."""
+class ActiveRunConflict(Exception):
+    """The thread already has an active run (the database's unique index said so)."""
 
-    def __init__(self, ids: IdFactory, sink: Sink | None = None) -> None:
+
+class Tx:
+    """One database transaction over the server's tables."""
+
+    def __init__(self, connection: Connection, ids: IdFactory) -> None:
+        self.connection = connection
         self.ids = ids
-        self.sink = sink
-        self.assistants: dict[str, Obj] = {}
-        self.assistant_index = OrderedIndex()
-        self.threads: dict[str, ThreadState] = {}
-        self.messages: dict[str, Obj] = {}
-        self.runs: dict[str, RunState] = {}
-        self.steps: dict[str, Obj] = {}
-        self._seq = 0
-        self._seqs: dict[str, int] = {}
-        self._message_tokens: dict[str, int] = {}
-        self._retired: set[str] = set()
-
-    # identity and order ---------------------------------------------------------------------
 
     def new_id(self, prefix: str) -> str:
-        """A fresh ID, never one in use or used before (a seeded generator may repeat itself)."""
-        while True:
-            candidate = self.ids.new(prefix)
-            if candidate not in self._seqs and candidate not in self._retired:
-                return candidate
+        return self.ids.new(prefix)
 
-    def _claim_seq(self, object_id: str, seq: int | None) -> int:
-        if seq is None:
-            self._seq += 1
-            seq = self._seq
-        else:
-            self._seq = max(self._seq, seq)
-        self._seqs[object_id] = seq
-        return seq
+    # generic ----------------------------------------------------------------------------------
 
-    def seq_of(self, object_id: str) -> int:
-        return self._seqs[object_id]
+    def _body(self, table: Table, object_id: str, *where: Any) -> Obj | None:
+        conditions = [table.c.id == object_id, *where]
+        if "deleted" in table.c:
+            conditions.append(table.c.deleted == False)  # noqa: E712 (SQL, not Python)
+        found = self.connection.execute(select(table.c.body).where(*conditions)).scalar()
+        return None if found is None else decode(found)
 
-    def _emit(self, record: Record) -> None:
-        if self.sink is not None:
-            self.sink(record)
+    def _required(self, table: Table, object_id: str, *where: Any) -> Obj:
+        found = self._body(table, object_id, *where)
+        if found is None:
+            raise not_found(_KIND_NAMES[table.name], object_id)
+        return found
 
-    def _put(self, kind: str, obj: Obj, plan: RunPlan | None = None) -> None:
-        if self.sink is not None:
-            record = {"op": "put", "kind": kind, "seq": self._seqs[obj["id"]], "obj": obj}
-            if plan is not None:
-                record["plan"] = plan.to_json()
-            self.sink(record)
+    def _save(self, table: Table, obj: Obj, **columns: Any) -> None:
+        self.connection.execute(
+            update(table).where(table.c.id == obj["id"]).values(body=encode(obj), **columns)
+        )
 
-    def _retire(self, kind: str, object_id: str, parent: str | None) -> None:
-        seq = self._seqs.pop(object_id, None)
-        self._retired.add(object_id)
-        self._emit({"op": "del", "kind": kind, "id": object_id, "seq": seq, "parent": parent})
+    def _insert(self, table: Table, obj: Obj, **columns: Any) -> None:
+        self.connection.execute(insert(table).values(id=obj["id"], body=encode(obj), **columns))
 
-    # lookups ----------------------------------------------------------------------------------
+    def insert_many(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+        """Bulk insert (seeding); rows are column dicts with ``body`` already an object."""
+        if rows:
+            self.connection.execute(insert(table), [{**row, "body": encode(row["body"])} for row in rows])
+
+    # assistants -------------------------------------------------------------------------------
 
     def assistant(self, assistant_id: str) -> Obj:
-        found = self.assistants.get(assistant_id)
-        if found is None:
-            raise not_found("assistant", assistant_id)
-        return found
+        return self._required(tables.assistants, assistant_id)
 
-    def thread(self, thread_id: str) -> ThreadState:
-        found = self.threads.get(thread_id)
+    def add_assistant(self, obj: Obj) -> None:
+        self._insert(tables.assistants, obj)
+
+    def save_assistant(self, obj: Obj) -> None:
+        self._save(tables.assistants, obj)
+
+    def delete_assistant(self, assistant_id: str) -> None:
+        table = tables.assistants
+        self.connection.execute(update(table).where(table.c.id == assistant_id).values(deleted=True))
+
+    # threads ----------------------------------------------------------------------------------
+
+    def thread(self, thread_id: str, *, lock: bool = False) -> Obj:
+        """The thread; ``lock`` holds its row until commit (PostgreSQL), serialising the writers
+        that must agree on its active run (SQLite serialises every writer anyway)."""
+        table = tables.threads
+        query = select(table.c.body).where(table.c.id == thread_id)
+        if lock:
+            query = query.with_for_update()
+        found = self.connection.execute(query).scalar()
         if found is None:
             raise not_found("thread", thread_id)
-        return found
+        return dict(decode(found))
+
+    def add_thread(self, obj: Obj) -> None:
+        self._insert(tables.threads, obj)
+
+    def save_thread(self, obj: Obj) -> None:
+        self._save(tables.threads, obj)
+
+    def delete_thread(self, thread_id: str) -> list[str]:
+        """Delete a thread with its messages, runs, steps and events; return the run IDs."""
+        run_ids = list(
+            self.connection.execute(select(tables.runs.c.id).where(tables.runs.c.thread_id == thread_id))
+            .scalars()
+            .all()
+        )
+        self.connection.execute(delete(tables.run_events).where(tables.run_events.c.run_id.in_(run_ids)))
+        for table in (tables.steps, tables.runs, tables.messages):
+            self.connection.execute(delete(table).where(table.c.thread_id == thread_id))
+        self.connection.execute(delete(tables.threads).where(tables.threads.c.id == thread_id))
+        return run_ids
+
+    def active_run_id(self, thread_id: str) -> str | None:
+        table = tables.runs
+        found = self.connection.execute(
+            select(table.c.id).where(
+                table.c.thread_id == thread_id, table.c.status.in_(tables.ACTIVE_STATUSES)
+            )
+        ).scalar()
+        return None if found is None else str(found)
+
+    # messages ---------------------------------------------------------------------------------
 
     def message(self, thread_id: str, message_id: str) -> Obj:
-        found = self.messages.get(message_id)
-        if found is None or found["thread_id"] != thread_id:
-            raise not_found("message", message_id)
-        return found
+        return self._required(tables.messages, message_id, tables.messages.c.thread_id == thread_id)
 
-    def run(self, thread_id: str, run_id: str) -> RunState:
-        found = self.runs.get(run_id)
+    def message_by_id(self, message_id: str) -> Obj | None:
+        return self._body(tables.messages, message_id)
+
+    def add_message(self, obj: Obj) -> None:
+        self._insert(tables.messages, obj, thread_id=obj["thread_id"], run_id=obj["run_id"])
+
+    def save_message(self, obj: Obj) -> None:
+        self._save(tables.messages, obj)
+
+    def delete_message(self, message_id: str) -> None:
+        table = tables.messages
+        self.connection.execute(update(table).where(table.c.id == message_id).values(deleted=True))
+
+    def thread_messages(
+        self, thread_id: str, *, last: int | None = None, exclude_run: str | None = None
+    ) -> list[Obj]:
+        """The thread's messages oldest first (only the newest ``last`` if given)."""
+        table = tables.messages
+        conditions = [table.c.thread_id == thread_id, table.c.deleted == False]  # noqa: E712
+        if exclude_run is not None:
+            conditions.append(func.coalesce(table.c.run_id, "") != exclude_run)
+        if last is not None:
+            query = select(table.c.body).where(*conditions).order_by(table.c.seq.desc()).limit(last)
+            bodies = list(self.connection.execute(query).scalars())[::-1]
+        else:
+            query = select(table.c.body).where(*conditions).order_by(table.c.seq)
+            bodies = list(self.connection.execute(query).scalars())
+        return [decode(body) for body in bodies]
+
+    # runs -------------------------------------------------------------------------------------
+
+    def run(self, thread_id: str, run_id: str, *, lock: bool = False) -> RunRow:
+        found = self.run_by_id(run_id, lock=lock)
         if found is None or found.obj["thread_id"] != thread_id:
             raise not_found("run", run_id)
         return found
 
+    def run_by_id(self, run_id: str, *, lock: bool = False) -> RunRow | None:
+        table = tables.runs
+        query = select(
+            table.c.body,
+            table.c.driver,
+            table.c.owner,
+            table.c.lease_until,
+            table.c.expire_at,
+            table.c.event_count,
+        ).where(table.c.id == run_id)
+        if lock:
+            query = query.with_for_update()
+        row = self.connection.execute(query).first()
+        if row is None:
+            return None
+        return RunRow(
+            decode(row.body), decode(row.driver), row.owner, row.lease_until, row.expire_at, row.event_count
+        )
+
+    def add_run(
+        self, obj: Obj, driver: Obj, expire_at: float, owner: str | None, lease_until: float | None
+    ) -> None:
+        """Insert a new active run; raise ``ActiveRunConflict`` if the thread already has one."""
+        try:
+            with self.connection.begin_nested():
+                self._insert(
+                    tables.runs,
+                    obj,
+                    thread_id=obj["thread_id"],
+                    status=obj["status"],
+                    driver=encode(driver),
+                    expire_at=expire_at,
+                    owner=owner,
+                    lease_until=lease_until,
+                )
+        except IntegrityError:
+            raise ActiveRunConflict(obj["thread_id"]) from None
+
+    def save_run(self, row: RunRow, **columns: Any) -> None:
+        self._save(tables.runs, row.obj, status=row.obj["status"], driver=encode(row.driver), **columns)
+
+    def set_run_owner(self, run_id: str, owner: str | None, lease_until: float | None) -> None:
+        table = tables.runs
+        self.connection.execute(
+            update(table).where(table.c.id == run_id).values(owner=owner, lease_until=lease_until)
+        )
+
+    # steps ------------------------------------------------------------------------------------
+
     def step(self, run_id: str, step_id: str) -> Obj:
-        found = self.steps.get(step_id)
-        if found is None or found["run_id"] != run_id:
-            raise not_found("run step", step_id)
-        return found
+        return self._required(tables.steps, step_id, tables.steps.c.run_id == run_id)
 
-    def last_user_text(self, thread: ThreadState) -> str | None:
-        """Text of the newest user message of a thread, or None if it has none."""
-        for message_id in thread.messages.newest_first():
-            found = self.messages[message_id]
-            if found["role"] == "user":
-                return objects.text_of(found)
-        return None
+    def step_by_id(self, step_id: str) -> Obj | None:
+        return self._body(tables.steps, step_id)
 
-    def recent_message_tokens(self, thread: ThreadState, count: int) -> int:
-        return sum(self._message_tokens.get(message_id, 0) for message_id in thread.messages.last(count))
-
-    # assistants -------------------------------------------------------------------------------
-
-    def add_assistant(self, obj: Obj, seq: int | None = None) -> None:
-        self.assistant_index.add(obj["id"], self._claim_seq(obj["id"], seq))
-        self.assistants[obj["id"]] = obj
-        self._put("assistant", obj)
-
-    def save_assistant(self, obj: Obj) -> None:
-        self._put("assistant", obj)
-
-    def delete_assistant(self, assistant_id: str) -> None:
-        self.assistant_index.remove(assistant_id)
-        del self.assistants[assistant_id]
-        self._retire("assistant", assistant_id, None)
-
-    # threads ----------------------------------------------------------------------------------
-
-    def add_thread(self, obj: Obj, seq: int | None = None) -> ThreadState:
-        self._claim_seq(obj["id"], seq)
-        state = ThreadState(obj=obj)
-        self.threads[obj["id"]] = state
-        self._put("thread", obj)
-        return state
-
-    def save_thread(self, obj: Obj) -> None:
-        self._put("thread", obj)
-
-    def delete_thread(self, thread_id: str) -> None:
-        """Delete a thread with its messages, runs and steps (assistants stay)."""
-        state = self.threads.pop(thread_id)
-        for run_id in state.runs:
-            run_state = self.runs.pop(run_id)
-            for step_id in run_state.steps:
-                del self.steps[step_id]
-                self._seqs.pop(step_id, None)
-            self._seqs.pop(run_id, None)
-        for message_id in state.messages:
-            del self.messages[message_id]
-            self._message_tokens.pop(message_id, None)
-            self._seqs.pop(message_id, None)
-        self._retire("thread", thread_id, None)
-
-    # messages ---------------------------------------------------------------------------------
-
-    def add_message(self, obj: Obj, seq: int | None = None) -> None:
-        thread = self.threads[obj["thread_id"]]
-        position = self._claim_seq(obj["id"], seq)
-        thread.messages.add(obj["id"], position)
-        if obj["run_id"] is not None and obj["run_id"] in self.runs:
-            self.runs[obj["run_id"]].messages.add(obj["id"], position)
-        self.messages[obj["id"]] = obj
-        self._count_tokens(thread, obj)
-        self._put("message", obj)
-
-    def save_message(self, obj: Obj) -> None:
-        self._count_tokens(self.threads[obj["thread_id"]], obj)
-        self._put("message", obj)
-
-    def _count_tokens(self, thread: ThreadState, obj: Obj) -> None:
-        count = tokens(objects.text_of(obj))
-        thread.message_tokens += count - self._message_tokens.get(obj["id"], 0)
-        self._message_tokens[obj["id"]] = count
-
-    def delete_message(self, thread_id: str, message_id: str) -> None:
-        obj = self.messages.pop(message_id)
-        thread = self.threads[thread_id]
-        thread.messages.remove(message_id)
-        thread.message_tokens -= self._message_tokens.pop(message_id, 0)
-        run_state = self.runs.get(obj["run_id"]) if obj["run_id"] else None
-        if run_state is not None:
-            run_state.messages.remove(message_id)
-        self._retire("message", message_id, thread_id)
-
-    def remember_deleted(self, kind: str, object_id: str, seq: int, parent: str | None) -> None:
-        """Keep the position of an object deleted in an earlier life of the server (journal replay)."""
-        self._retired.add(object_id)
-        self._seq = max(self._seq, seq)
-        if kind == "message" and parent in self.threads:
-            self.threads[parent].messages.remember(object_id, seq)
-        elif kind == "assistant":
-            self.assistant_index.remember(object_id, seq)
-
-    # runs and steps ---------------------------------------------------------------------------
-
-    def add_run(self, obj: Obj, plan: RunPlan, seq: int | None = None) -> RunState:
-        thread = self.threads[obj["thread_id"]]
-        thread.runs.add(obj["id"], self._claim_seq(obj["id"], seq))
-        state = RunState(obj=obj, plan=plan)
-        self.runs[obj["id"]] = state
-        if plan.stage != "done":
-            thread.active_run_id = obj["id"]
-        self.save_run(state)
-        return state
-
-    def save_run(self, state: RunState) -> None:
-        self._put("run", state.obj, state.plan)
-
-    def add_step(self, obj: Obj, seq: int | None = None) -> None:
-        self.runs[obj["run_id"]].steps.add(obj["id"], self._claim_seq(obj["id"], seq))
-        self.steps[obj["id"]] = obj
-        self._put("step", obj)
+    def add_step(self, obj: Obj) -> None:
+        self._insert(tables.steps, obj, run_id=obj["run_id"], thread_id=obj["thread_id"])
 
     def save_step(self, obj: Obj) -> None:
-        self._put("step", obj)
+        self._save(tables.steps, obj)
 
-    # persistence support ----------------------------------------------------------------------
+    def run_steps(self, run_id: str) -> list[Obj]:
+        table = tables.steps
+        query = select(table.c.body).where(table.c.run_id == run_id).order_by(table.c.seq)
+        return [decode(body) for body in self.connection.execute(query).scalars()]
 
-    def restore(self, record: Record) -> None:
-        """Apply one journal record while replaying; records naming unknown parents are skipped."""
-        op, kind = record.get("op"), record.get("kind")
-        if op == "del":
-            self._restore_deletion(str(kind), str(record["id"]), record.get("seq"), record.get("parent"))
-            return
-        obj: Obj = record["obj"]
-        seq = record.get("seq")
-        object_id = obj["id"]
-        if kind == "assistant":
-            if object_id in self.assistants:
-                self.assistants[object_id] = obj
-            else:
-                self.add_assistant(obj, seq)
-        elif kind == "thread":
-            if object_id in self.threads:
-                self.threads[object_id].obj = obj
-            else:
-                self.add_thread(obj, seq)
-        elif kind == "message" and obj["thread_id"] in self.threads:
-            if object_id in self.messages:
-                self.messages[object_id] = obj
-                self._count_tokens(self.threads[obj["thread_id"]], obj)
-            else:
-                self.add_message(obj, seq)
-        elif kind == "run" and obj["thread_id"] in self.threads:
-            plan = RunPlan.from_json(record["plan"])
-            if object_id in self.runs:
-                state = self.runs[object_id]
-                state.obj, state.plan = obj, plan
-            else:
-                state = self.add_run(obj, plan, seq)
-            thread = self.threads[obj["thread_id"]]
-            if plan.stage != "done":
-                thread.active_run_id = object_id
-            elif thread.active_run_id == object_id:
-                thread.active_run_id = None
-        elif kind == "step" and obj["run_id"] in self.runs:
-            if object_id in self.steps:
-                self.steps[object_id] = obj
-            else:
-                self.add_step(obj, seq)
+    # run events -------------------------------------------------------------------------------
 
-    def _restore_deletion(self, kind: str, object_id: str, seq: int | None, parent: str | None) -> None:
-        if kind == "assistant" and object_id in self.assistants:
-            self.delete_assistant(object_id)
-        elif kind == "thread" and object_id in self.threads:
-            self.delete_thread(object_id)
-        elif kind == "message" and object_id in self.messages:
-            self.delete_message(self.messages[object_id]["thread_id"], object_id)
-        elif seq is not None:
-            self.remember_deleted(kind, object_id, seq, parent)
-        else:
-            self._retired.add(object_id)
+    def add_event(self, run_id: str, event: str, payload: Obj, now: float) -> int:
+        """Append an event to the run's stream; its number comes from the run row, whose lock
+        orders concurrent writers, so readers never see a later event before an earlier one."""
+        table = tables.runs
+        n = self.connection.execute(
+            update(table)
+            .where(table.c.id == run_id)
+            .values(event_count=table.c.event_count + 1)
+            .returning(table.c.event_count)
+        ).scalar_one()
+        self.connection.execute(
+            insert(tables.run_events).values(
+                run_id=run_id, n=n, event=event, data=encode(payload), created_at=now
+            )
+        )
+        return int(n)
 
-    def snapshot(self) -> Iterator[Record]:
-        """Records that rebuild the current state: every live object in creation order, then the
-        positions of deleted objects that cursors may still name."""
-        live: list[tuple[int, Record]] = []
-        for assistant_id, obj in self.assistants.items():
-            live.append((self._seqs[assistant_id], {"op": "put", "kind": "assistant", "obj": obj}))
-        for thread_id, thread in self.threads.items():
-            live.append((self._seqs[thread_id], {"op": "put", "kind": "thread", "obj": thread.obj}))
-        for message_id, obj in self.messages.items():
-            live.append((self._seqs[message_id], {"op": "put", "kind": "message", "obj": obj}))
-        for run_id, run_state in self.runs.items():
-            record = {"op": "put", "kind": "run", "obj": run_state.obj, "plan": run_state.plan.to_json()}
-            live.append((self._seqs[run_id], record))
-        for step_id, obj in self.steps.items():
-            live.append((self._seqs[step_id], {"op": "put", "kind": "step", "obj": obj}))
-        live.sort(key=lambda item: item[0])
-        for seq, record in live:
-            yield {**record, "seq": seq}
-        for thread_id, thread in self.threads.items():
-            for message_id, seq in thread.messages.gone().items():
-                yield {"op": "del", "kind": "message", "id": message_id, "seq": seq, "parent": thread_id}
-        for assistant_id, seq in self.assistant_index.gone().items():
-            yield {"op": "del", "kind": "assistant", "id": assistant_id, "seq": seq, "parent": None}
+    def events_after(self, run_id: str, after: int, limit: int = 500) -> list[tuple[int, str, str]]:
+        table = tables.run_events
+        rows = self.connection.execute(
+            select(table.c.n, table.c.event, table.c.data)
+            .where(table.c.run_id == run_id, table.c.n > after)
+            .order_by(table.c.n)
+            .limit(limit)
+        )
+        return [(int(row.n), str(row.event), str(row.data)) for row in rows]
+
+    def event_count(self, run_id: str) -> int:
+        found = self.connection.execute(
+            select(tables.runs.c.event_count).where(tables.runs.c.id == run_id)
+        ).scalar()
+        return int(found or 0)
+
+    def forget_events_before(self, moment: float) -> None:
+        """Drop stream events older than ``moment`` (streams only ever follow recent ones)."""
+        table = tables.run_events
+        self.connection.execute(delete(table).where(table.c.created_at < moment))
+
+    # pagination -------------------------------------------------------------------------------
+
+    def page(
+        self, table: Table, scope: Sequence[Any], cursor_scope: Sequence[Any], request: PageRequest
+    ) -> tuple[list[Obj], bool]:
+        """One page of ``table`` rows matching ``scope``, and whether more lie beyond it.
+
+        Cursors are resolved within ``cursor_scope`` (deleted rows included, so a cursor naming a
+        deleted object pages from where it was). ``after`` pages away from the cursor in list
+        order; ``before`` alone returns the ``limit`` items just ahead of it, still in list order.
+        """
+        after = self._cursor(table, cursor_scope, "after", request.after)
+        before = self._cursor(table, cursor_scope, "before", request.before)
+        conditions = list(scope)
+        if "deleted" in table.c:
+            conditions.append(table.c.deleted == False)  # noqa: E712
+        ascending = request.order == "asc"
+        low, high = (after, before) if ascending else (before, after)
+        if low is not None:
+            conditions.append(table.c.seq > low)
+        if high is not None:
+            conditions.append(table.c.seq < high)
+        # "before" alone walks from the cursor towards the start of the list, then flips.
+        backwards = before is not None and after is None
+        walk_ascending = ascending != backwards
+        order = table.c.seq.asc() if walk_ascending else table.c.seq.desc()
+        query = select(table.c.body).where(and_(*conditions)).order_by(order).limit(request.limit + 1)
+        bodies = list(self.connection.execute(query).scalars())
+        more = len(bodies) > request.limit
+        bodies = bodies[: request.limit]
+        if backwards:
+            bodies.reverse()
+        return [decode(body) for body in bodies], more
+
+    def _cursor(self, table: Table, scope: Sequence[Any], name: str, object_id: str | None) -> int | None:
+        if object_id is None:
+            return None
+        found = self.connection.execute(select(table.c.seq).where(table.c.id == object_id, *scope)).scalar()
+        if found is None:
+            raise invalid(
+                f"Invalid '{name}': no object with id '{object_id}' belongs to this list.",
+                param=name,
+                code="invalid_value",
+            )
+        return int(found)
+
+    # server bookkeeping -----------------------------------------------------------------------
+
+    def next_boot(self) -> int:
+        """Count this start of a server process (seeds its ID generator apart from earlier ones)."""
+        table = tables.meta
+        updated = self.connection.execute(
+            update(table)
+            .where(table.c.name == "boots")
+            .values(value=table.c.value + 1)
+            .returning(table.c.value)
+        ).scalar()
+        if updated is None:
+            try:
+                with self.connection.begin_nested():
+                    self.connection.execute(insert(table).values(name="boots", value=1))
+                return 1
+            except IntegrityError:
+                return self.next_boot()
+        return int(updated)
+
+
+class Store:
+    """The server's database with its ID factory; ``reading()``/``writing()`` open transactions."""
+
+    def __init__(self, database: Database, ids: IdFactory) -> None:
+        self.database = database
+        self.ids = ids
+
+    def new_id(self, prefix: str) -> str:
+        return self.ids.new(prefix)
+
+    @contextmanager
+    def reading(self) -> Iterator[Tx]:
+        with self.database.read() as connection:
+            yield Tx(connection, self.ids)
+
+    @contextmanager
+    def writing(self) -> Iterator[Tx]:
+        with self.database.write() as connection:
+            yield Tx(connection, self.ids)

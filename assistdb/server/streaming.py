@@ -1,16 +1,16 @@
 """Server-sent events for ``stream: true``: a run's events, in order, until it rests.
 
-The stream is only an observer: it drains its subscription and sleeps until the run's next
-scheduled transition, advancing the run when it wakes. If the client goes away the run is
-unaffected and carries on exactly as if it were being polled.
+The stream reads the run's events back from the database, from the point the request began,
+so it works on any process: woken at once when this process drives the run, polling briefly
+when another one does. The stream is only an observer: if the client goes away the run carries
+on exactly as if it were being polled.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from assistdb.server.events import Subscription
-from assistdb.server.lifecycle import RunEngine
+from assistdb.server.run_driver import Runtime
 
 #: Events after which a run waits for the client or is over: the stream ends with them.
 RESTING_EVENTS = frozenset(
@@ -24,27 +24,33 @@ RESTING_EVENTS = frozenset(
     }
 )
 DONE = b"event: done\ndata: [DONE]\n\n"
+#: How often a stream looks for new events of a run another process drives.
+REMOTE_POLL = 0.05
+LOCAL_POLL = 1.0
 
 
 def encode(event: str, data: str) -> bytes:
     return f"event: {event}\ndata: {data}\n\n".encode()
 
 
-async def run_events(engine: RunEngine, run_id: str, subscription: Subscription) -> AsyncIterator[bytes]:
-    """Yield the SSE frames of one run, ending with ``done`` once the run rests."""
-    try:
-        while True:
-            state = engine.store.runs.get(run_id)
-            if state is not None:
-                engine.settle(state)
-            for event, data in subscription.drain():
+async def run_events(runtime: Runtime, run_id: str, after: int) -> AsyncIterator[bytes]:
+    """Yield the SSE frames of one run's events numbered above ``after``, ending with ``done``."""
+    last = after
+    while not runtime.stopping:
+        waiter = runtime.waiter(run_id)
+        try:
+            with runtime.store.reading() as tx:
+                rows = tx.events_after(run_id, last)
+                gone = not rows and tx.run_by_id(run_id) is None
+            for n, event, data in rows:
+                last = n
                 yield encode(event, data)
                 if event in RESTING_EVENTS:
                     yield DONE
                     return
-            if state is None or subscription.closed:
+            if gone:
                 return
-            due = engine.next_due(state)
-            await subscription.wait(None if due is None else max(0.0, due - engine.clock()))
-    finally:
-        engine.unsubscribe(run_id, subscription)
+            if not rows:
+                await runtime.wait(waiter, LOCAL_POLL if runtime.drives(run_id) else REMOTE_POLL)
+        finally:
+            runtime.drop_waiter(run_id, waiter)

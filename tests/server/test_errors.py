@@ -341,7 +341,7 @@ def test_internal_errors_are_openai_shaped(server: LocalServer, monkeypatch: pyt
     def broken(*args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(app.api, "_thread", broken)
+    monkeypatch.setattr(app.api.store, "reading", broken)
     with server.client(max_retries=0) as client:
         error = error_of(lambda: client.beta.threads.retrieve("thread_x"))
     assert error["status"] == 500 and error["type"] == "server_error" and "boom" not in error["message"]

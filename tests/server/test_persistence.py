@@ -1,11 +1,14 @@
-"""``state_file``: a restarted server has the same objects, and active runs keep their schedule."""
+"""Durable state: a restarted server has the same objects, and its runs carry on, on SQLite and
+PostgreSQL; several servers on one database enforce one active run per thread together."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import concurrent.futures
+import time
 from typing import Any
 
 import openai
+import pytest
 
 
 def snapshot(client: openai.OpenAI, thread_id: str) -> dict[str, Any]:
@@ -25,9 +28,8 @@ def snapshot(client: openai.OpenAI, thread_id: str) -> dict[str, Any]:
     }
 
 
-def test_state_survives_a_restart(make_server: Any, tmp_path: Path) -> None:
-    state = tmp_path / "state.jsonl"
-    first = make_server(state_file=state)
+def test_state_survives_a_restart(make_server: Any, database_url: str) -> None:
+    first = make_server(database_url=database_url)
     with first.client() as client:
         assistant = client.beta.assistants.create(
             model="gpt-4o", name="kept", tools=[{"type": "function", "function": {"name": "f"}}]
@@ -51,27 +53,21 @@ def test_state_survives_a_restart(make_server: Any, tmp_path: Path) -> None:
         before = snapshot(client, thread.id)
     first.stop()
 
-    second = make_server(state_file=state)
+    second = make_server(database_url=database_url)
     with second.client() as client:
         assert snapshot(client, thread.id) == before
         after_deleted = client.beta.threads.messages.list(
             thread_id=thread.id, order="asc", after=messages[2].id
         ).data
         assert [m.id for m in after_deleted][:2] == [messages[3].id, messages[4].id]
-        listed = client.beta.assistants.list(order="asc", after=doomed.id).data
-        assert listed == []
+        assert client.beta.assistants.list(order="asc", after=doomed.id).data == []
+        with pytest.raises(openai.NotFoundError):
+            client.beta.threads.retrieve(gone.id)
         client.beta.threads.messages.create(thread_id=thread.id, role="user", content="after restart")
-    second.stop()
-    lines = state.read_text().splitlines()
-    objects = 1 + 1 + 7 + 1 + 3  # assistant, thread, messages, run, steps
-    assert (
-        objects <= len(lines) <= objects + 3
-    )  # compacted on start, plus the deleted positions and one append
 
 
-def test_active_runs_keep_their_schedule(make_server: Any, tmp_path: Path) -> None:
-    state = tmp_path / "state.jsonl"
-    first = make_server(state_file=state, run_latency=0.4)
+def test_active_runs_carry_on_after_a_restart(make_server: Any, database_url: str) -> None:
+    first = make_server(database_url=database_url, run_latency=0.4)
     with first.client() as client:
         assistant = client.beta.assistants.create(
             model="gpt-4o", tools=[{"type": "function", "function": {"name": "f"}}]
@@ -84,11 +80,13 @@ def test_active_runs_keep_their_schedule(make_server: Any, tmp_path: Path) -> No
         busy = client.beta.threads.runs.create(thread_id=busy_thread.id, assistant_id=assistant.id)
     first.stop()
 
-    second = make_server(state_file=state, run_latency=0.4)
+    second = make_server(database_url=database_url, run_latency=0.4)
     with second.client() as client:
         resumed = client.beta.threads.runs.poll(busy.id, thread_id=busy_thread.id)
         assert resumed.status == "completed"
-        assert resumed.completed_at - busy.created_at <= 1
+        assert resumed.completed_at - busy.created_at <= 2
+        replies = client.beta.threads.messages.list(thread_id=busy_thread.id, run_id=busy.id).data
+        assert [m.content[0].text.value for m in replies] == ["You said: busy"]
         still = client.beta.threads.runs.retrieve(waiting.id, thread_id=waiting_thread.id)
         assert still.status == "requires_action"
         call = still.required_action.submit_tool_outputs.tool_calls[0]
@@ -100,44 +98,86 @@ def test_active_runs_keep_their_schedule(make_server: Any, tmp_path: Path) -> No
         assert done.status == "completed"
 
 
-def test_a_torn_last_line_is_skipped(make_server: Any, tmp_path: Path) -> None:
-    state = tmp_path / "state.jsonl"
-    first = make_server(state_file=state)
-    with first.client() as client:
-        thread = client.beta.threads.create(messages=[{"role": "user", "content": "safe"}])
-    first.stop()
-    with state.open("a") as journal:
-        journal.write('{"op": "put", "kind": "message", "obj": {"id": "msg_tor')
-    second = make_server(state_file=state)
-    with second.client() as client:
-        assert client.beta.threads.messages.list(thread_id=thread.id).data[0].content[0].text.value == "safe"
-        client.beta.threads.messages.create(thread_id=thread.id, role="user", content="next")
-    second.stop()
-    third = make_server(state_file=state)
-    with third.client() as client:
-        assert len(client.beta.threads.messages.list(thread_id=thread.id).data) == 2
-
-
-def test_message_create_appends_one_line(make_server: Any, tmp_path: Path) -> None:
-    state = tmp_path / "state.jsonl"
-    server = make_server(state_file=state)
-    thread_id = server.seed_thread(messages=5000)
-    with server.client() as client:
-        sizes = []
-        for text in ("aaaa", "bbbb"):
-            before = state.stat().st_size
-            client.beta.threads.messages.create(thread_id=thread_id, role="user", content=text)
-            sizes.append(state.stat().st_size - before)
-    assert sizes[0] == sizes[1] < 1000
-
-
-def test_seeded_ids_do_not_collide_after_restart(make_server: Any, tmp_path: Path) -> None:
-    state = tmp_path / "state.jsonl"
-    first = make_server(state_file=state, seed=42)
+def test_seeded_ids_do_not_collide_after_restart(make_server: Any, database_url: str) -> None:
+    first = make_server(database_url=database_url, seed=42)
     with first.client() as client:
         original = client.beta.threads.create().id
     first.stop()
-    second = make_server(state_file=state, seed=42)
+    second = make_server(database_url=database_url, seed=42)
     with second.client() as client:
         assert client.beta.threads.create().id != original
         assert client.beta.threads.retrieve(original).id == original
+
+
+def test_seeded_threads_are_stored(make_server: Any, database_url: str) -> None:
+    first = make_server(database_url=database_url)
+    thread_id = first.seed_thread(messages=300, runs=10)
+    first.stop()
+    second = make_server(database_url=database_url)
+    with second.client() as client:
+        listed = client.beta.threads.messages.list(thread_id=thread_id, limit=100, order="asc")
+        assert listed.has_more and listed.data[0].content[0].text.value == "Seeded message 1"
+        assert len(client.beta.threads.runs.list(thread_id=thread_id, limit=100).data) == 10
+
+
+def test_servers_on_one_database_allow_one_active_run_per_thread(make_server: Any, database_url: str) -> None:
+    servers = [make_server(database_url=database_url, run_latency=1.0) for _ in range(3)]
+    clients = [server.client(max_retries=0) for server in servers]
+    assistant = clients[0].beta.assistants.create(model="gpt-4o")
+    thread = clients[1].beta.threads.create(messages=[{"role": "user", "content": "one at a time"}])
+
+    def create(index: int) -> str | None:
+        try:
+            return (
+                clients[index % 3].beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id).id
+            )
+        except openai.BadRequestError as exc:
+            assert "already has an active run" in str(exc)
+            return None
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=9) as pool:
+        created = [run_id for run_id in pool.map(create, range(9)) if run_id is not None]
+    assert len(created) == 1
+    runs = clients[2].beta.threads.runs.list(thread_id=thread.id).data
+    assert [run.id for run in runs] == created
+    done = clients[2].beta.threads.runs.poll(created[0], thread_id=thread.id)
+    assert done.status == "completed"
+    for client in clients:
+        client.close()
+
+
+def test_the_run_lifecycle_on_each_database(make_server: Any, database_url: str) -> None:
+    server = make_server(database_url=database_url, run_latency=0.2, run_expiry=3.0)
+    with server.client() as client:
+        assistant = client.beta.assistants.create(
+            model="gpt-4o", tools=[{"type": "function", "function": {"name": "f"}}]
+        )
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "/tool f {}"}])
+        run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+        assert run.status == "requires_action"
+        with pytest.raises(openai.BadRequestError, match="already has an active run"):
+            client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        call = run.required_action.submit_tool_outputs.tool_calls[0]
+        with client.beta.threads.runs.submit_tool_outputs_stream(
+            thread_id=thread.id, run_id=run.id, tool_outputs=[{"tool_call_id": call.id, "output": "42"}]
+        ) as stream:
+            events = [event.event for event in stream]
+        assert events[0] == "thread.run.step.completed" and events[-1] == "thread.run.completed"
+        assert (
+            client.beta.threads.messages.list(thread_id=thread.id).data[0].content[0].text.value == "f -> 42"
+        )
+
+        client.beta.threads.messages.create(thread_id=thread.id, role="user", content="/sleep 5\nslow")
+        slow = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        assert client.beta.threads.runs.cancel(slow.id, thread_id=thread.id).status == "cancelling"
+        assert client.beta.threads.runs.poll(slow.id, thread_id=thread.id).status == "cancelled"
+
+        client.beta.threads.messages.create(thread_id=thread.id, role="user", content="/tool f {}")
+        waiting = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+        assert waiting.status == "requires_action"
+        deadline = time.monotonic() + 10
+        while client.beta.threads.runs.retrieve(waiting.id, thread_id=thread.id).status == "requires_action":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        expired = client.beta.threads.runs.retrieve(waiting.id, thread_id=thread.id)
+        assert expired.status == "expired" and expired.expires_at is not None

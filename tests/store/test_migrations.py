@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import MetaData, inspect, text
 
 from assistdb.errors import SchemaTooNewError
+from assistdb.server.tables import metadata as server_metadata
 from assistdb.store import Database, Store, migrations
 from assistdb.store.schema import metadata
 
@@ -30,9 +31,12 @@ def test_a_new_database_is_migrated_on_first_use(database_url: str) -> None:
 
 def test_autogenerate_finds_no_difference_between_models_and_migrations(database_url: str) -> None:
     store = Store(database_url)
+    every_table = MetaData()
+    for table in (*metadata.tables.values(), *server_metadata.tables.values()):
+        table.to_metadata(every_table)
     with store.database.read() as connection:
         differences = compare_metadata(
-            MigrationContext.configure(connection, opts={"compare_type": True}), metadata
+            MigrationContext.configure(connection, opts={"compare_type": True}), every_table
         )
     store.close()
 

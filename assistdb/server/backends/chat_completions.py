@@ -98,13 +98,13 @@ def _number(name: str, value: object, kind: type[int] | type[float]) -> Any:
     return number
 
 
-def _without_userinfo(url: str | None) -> str:
-    """A URL fit for messages: any ``user:password@`` part removed."""
+def _without_credentials(url: str | None) -> str:
+    """A URL fit for messages: no ``user:password@``, no query (some providers take keys there)."""
     if not url:
         return OPENAI_URL
     parts = urlsplit(url)
     host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=host))
+    return urlunsplit(parts._replace(netloc=host, query="", fragment=""))
 
 
 @dataclass(frozen=True)
@@ -170,19 +170,28 @@ class UpstreamSettings:
         known = {item.name for item in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
-            raise UpstreamConfigError(
-                f"unknown upstream setting {unknown[0]!r}; known: {', '.join(sorted(known))}"
-            )
+            names = ", ".join(sorted(_setting_name(name) for name in known if name != "api_key"))
+            raise UpstreamConfigError(f"unknown upstream setting {unknown[0]!r}; known: {names}, api_key_env")
         converted = dict(values)
         for name, kind in (("timeout", float), ("backoff", float), ("max_wait", float), ("max_retries", int)):
             if name in converted:
                 converted[name] = _number(name, converted[name], kind)
+        for name in ("base_url", "api_key", "azure_endpoint", "azure_api_version", "token_limit_field"):
+            if converted.get(name) is not None and not isinstance(converted[name], str):
+                raise UpstreamConfigError(f"{_setting_name(name)} must be a string, not {converted[name]!r}")
         model_map = converted.get("model_map")
         if model_map is not None and not (
             isinstance(model_map, Mapping) and all(isinstance(v, str) for v in model_map.values())
         ):
             raise UpstreamConfigError("model_map must map model names to upstream model names (strings)")
         return cls(**converted)
+
+    def updated(self, values: Mapping[str, Any]) -> UpstreamSettings:
+        """These settings with some replaced (``None`` values are skipped), e.g. from command-line options."""
+        current = {item.name: getattr(self, item.name) for item in fields(self)}
+        return self.from_values(
+            {**current, **{name: value for name, value in values.items() if value is not None}}
+        )
 
     @property
     def is_azure(self) -> bool:
@@ -191,7 +200,7 @@ class UpstreamSettings:
     @property
     def location(self) -> str:
         """Where the upstream is, without credentials, for messages and logs."""
-        return _without_userinfo(self.azure_endpoint or self.base_url)
+        return _without_credentials(self.azure_endpoint or self.base_url)
 
     def client(self) -> openai.AsyncOpenAI:
         """The SDK client, with its own retries off (``ChatCompletionsBackend`` retries)."""
@@ -210,7 +219,16 @@ class UpstreamSettings:
                 timeout=self.timeout,
                 max_retries=0,
             )
-        return openai.AsyncOpenAI(base_url=self.base_url, api_key=key, timeout=self.timeout, max_retries=0)
+        # The URL is always given: the SDK would otherwise read OPENAI_BASE_URL, which in a shell
+        # set up for assistdb's clients may point at assistdb itself.
+        return openai.AsyncOpenAI(
+            base_url=self.base_url or OPENAI_URL, api_key=key, timeout=self.timeout, max_retries=0
+        )
+
+
+def _setting_name(name: str) -> str:
+    """A setting's name as a config file spells it."""
+    return "url" if name == "base_url" else name
 
 
 def _read_config(path: Path) -> dict[str, Any]:
@@ -228,6 +246,8 @@ def _read_config(path: Path) -> dict[str, Any]:
             f"{path} holds an API key; keep it in the environment (ASSISTDB_UPSTREAM_API_KEY) "
             "or name its variable with api_key_env"
         )
+    if "base_url" in table:
+        raise UpstreamConfigError(f"unknown upstream setting 'base_url' in {path}; the file calls it url")
     values = dict(table)
     if "url" in values:
         values["base_url"] = values.pop("url")
@@ -237,10 +257,14 @@ def _read_config(path: Path) -> dict[str, Any]:
 # Errors ----------------------------------------------------------------------------------------
 
 
+#: Shorter "keys" are placeholders for servers that take any (blanking "x" would garble text).
+_SHORTEST_SECRET = 8
+
+
 def scrub(text: str, secrets: tuple[str | None, ...] = ()) -> str:
     """Upstream text fit for ``last_error``: one line, bounded, with the given secrets blanked."""
     for secret in secrets:
-        if secret:
+        if secret and len(secret) >= _SHORTEST_SECRET:
             text = text.replace(secret, "***")
     text = re.sub(r"[\x00-\x1f\x7f-\x9f\s]+", " ", text).strip()
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"

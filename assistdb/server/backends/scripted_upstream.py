@@ -220,20 +220,20 @@ class ScriptedUpstream:
     # answering -------------------------------------------------------------------------------
 
     async def _completions(self, request: Request) -> Response:
+        raw = await request.body()  # recorded only once the whole request has arrived
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = None
         exchange = Exchange(
-            body={},
+            body=body if isinstance(body, dict) else {},
             headers={name.lower(): value for name, value in request.headers.items()},
             path=request.url.path,
             query=dict(request.query_params),
         )
         self.requests.append(exchange)
-        try:
-            body = json.loads(await request.body())
-        except ValueError:
-            body = None
         if not isinstance(body, dict):
             return _error(exchange, Failure(400, "We could not parse the JSON body of your request."))
-        exchange.body = body
         if self.latency > 0:
             await asyncio.sleep(self.latency)
         behaviour = self._next(body)

@@ -512,6 +512,22 @@ async def test_upstream_latency_delays_every_answer(
     assert time.monotonic() - started >= 0.3
 
 
+async def test_cancelling_before_the_upstream_answers_stops_at_once(
+    backend: ChatCompletionsBackend, upstream: ScriptedUpstream
+) -> None:
+    upstream.latency = 10
+    task = asyncio.create_task(collect(backend, request()))
+    while not upstream.requests:
+        await asyncio.sleep(0.01)
+    cancelled = time.monotonic()
+    task.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert time.monotonic() - cancelled < 1.0
+    upstream.latency = 0
+
+
 async def test_cancelling_during_a_retry_wait_stops_at_once(
     backend: ChatCompletionsBackend, upstream: ScriptedUpstream
 ) -> None:

@@ -115,7 +115,12 @@ def test_a_config_file_under_the_environment(tmp_path: Path) -> None:
         ('[upstream]\napi_key = "sk-in-a-file"\n', "keep it in the environment"),
         ("[upstream]\ntimeout = 'soon'\n", "timeout must be a float"),
         ("[upstream]\nmax_retries = -1\n", "max_retries must be zero or more"),
-        ("[upstream]\nretries = 2\n", "unknown upstream setting 'retries'"),
+        ("[upstream]\nretries = 2\n", "unknown upstream setting 'retries'; known: azure_api_version"),
+        (
+            "[upstream]\nbase_url = 'http://x/v1'\n",
+            "unknown upstream setting 'base_url' in .*; the file calls it url",
+        ),
+        ("[upstream]\nurl = 8000\n", "url must be a string, not 8000"),
         ("[upstream]\ntoken_limit_field = 'tokens'\n", "token_limit_field must be"),
         ("[upstream]\nmodel_map = 'gpt-4o'\n", "model_map must map"),
         ("upstream = 3\n", "must be a table"),
@@ -133,9 +138,28 @@ def test_bad_config_files_say_what_is_wrong(tmp_path: Path, content: str, messag
     assert "\n" not in str(raised.value)
 
 
+def test_updated_settings_are_checked_like_the_rest() -> None:
+    settings = UpstreamSettings.load(environ={"ASSISTDB_UPSTREAM_API_KEY": KEY})
+
+    changed = settings.updated({"base_url": "http://127.0.0.1:8000/v1", "max_retries": "1", "timeout": None})
+
+    assert changed == UpstreamSettings(base_url="http://127.0.0.1:8000/v1", api_key=KEY, max_retries=1)
+    with pytest.raises(UpstreamConfigError, match="backoff must be zero or more"):
+        settings.updated({"backoff": -1})
+
+
 def test_a_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(UpstreamConfigError, match="cannot read the config file"):
         UpstreamSettings.load(tmp_path / "nope.toml", environ={})
+
+
+def test_openai_base_url_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    # OPENAI_BASE_URL is for assistdb's clients (it may point at assistdb serve), not its upstream.
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:8000/v1")
+
+    client = UpstreamSettings.load(environ={"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "http://x/v1"}).client()
+
+    assert str(client.base_url).rstrip("/") == "https://api.openai.com/v1"
 
 
 def test_openai_itself_needs_a_key() -> None:
@@ -162,3 +186,10 @@ def test_retry_after_headers() -> None:
 def test_scrub() -> None:
     assert scrub(f"bad key {KEY}\n\x1b[31mred", (KEY, None)) == "bad key *** [31mred"
     assert len(scrub("x" * 2000)) == 500
+    assert scrub("the next token", ("x",)) == "the next token"  # a placeholder key is no secret
+
+
+def test_the_location_leaves_out_credentials() -> None:
+    settings = UpstreamSettings(base_url="https://user:pw@example.com/v1?key=abc#frag")
+
+    assert settings.location == "https://example.com/v1"
