@@ -114,12 +114,18 @@ async def test_a_round_after_a_tool_output_answers_in_text(backend: ChatCompleti
     assert end.usage.prompt_tokens > (finished(first).usage or end.usage).prompt_tokens
 
 
-async def test_the_completion_limit_cuts_the_answer(backend: ChatCompletionsBackend) -> None:
-    events = await collect(backend, request(max_completion_tokens=2))
+@pytest.mark.parametrize("field", ["max_completion_tokens", "max_tokens"])
+async def test_the_completion_limit_cuts_the_answer(field: Any) -> None:
+    settings = UpstreamSettings(base_url=UPSTREAM_URL, model_map={"*": "tiny"}, token_limit_field=field)
+    backend = ChatCompletionsBackend(settings)
+    try:
+        events = await collect(backend, request(max_completion_tokens=10, completion_tokens_used=8))
+    finally:
+        await backend.aclose()
 
     end = finished(events)
     assert end.reason == "length"
-    assert end.usage is not None and end.usage.completion_tokens <= 2
+    assert end.usage is not None and end.usage.completion_tokens == 2
 
 
 async def test_a_prompt_over_the_context_is_an_invalid_prompt(backend: ChatCompletionsBackend) -> None:
