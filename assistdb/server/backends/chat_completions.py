@@ -52,6 +52,8 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 #: 4xx answers about the request's content (context too long, bad parameters): the prompt's fault.
 PROMPT_STATUSES = frozenset({400, 413, 422})
 _DETAIL_LIMIT = 500
+#: An upstream that does not accept a connection in this time is down (the SDK's default too).
+CONNECT_TIMEOUT = 5.0
 
 
 #: The environment variables ``UpstreamSettings.load`` reads, per setting; the first one set wins.
@@ -117,7 +119,7 @@ class UpstreamSettings:
     azure_api_version: str | None = None
     model_map: Mapping[str, str] = field(default_factory=dict)
     token_limit_field: TokenLimitField = "max_completion_tokens"
-    #: Seconds to wait for the connection and for each piece of the answer.
+    #: Seconds to wait for each piece of the answer (and, at most ``CONNECT_TIMEOUT``, to connect).
     timeout: float = 60.0
     #: Retries after the first attempt (0: none).
     max_retries: int = 3
@@ -211,18 +213,19 @@ class UpstreamSettings:
             )
         # Local servers (llama.cpp, Ollama, vLLM) take any key; the SDK insists on one.
         key = self.api_key or "no-key"
+        timeout = openai.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT))
         if self.azure_endpoint:
             return openai.AsyncAzureOpenAI(
                 azure_endpoint=self.azure_endpoint,
                 api_version=self.azure_api_version,
                 api_key=key,
-                timeout=self.timeout,
+                timeout=timeout,
                 max_retries=0,
             )
         # The URL is always given: the SDK would otherwise read OPENAI_BASE_URL, which in a shell
         # set up for assistdb's clients may point at assistdb itself.
         return openai.AsyncOpenAI(
-            base_url=self.base_url or OPENAI_URL, api_key=key, timeout=self.timeout, max_retries=0
+            base_url=self.base_url or OPENAI_URL, api_key=key, timeout=timeout, max_retries=0
         )
 
 

@@ -162,6 +162,14 @@ def test_openai_base_url_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert str(client.base_url).rstrip("/") == "https://api.openai.com/v1"
 
 
+def test_connecting_waits_at_most_five_seconds() -> None:
+    client = UpstreamSettings(base_url="http://127.0.0.1:11434/v1", timeout=120).client()
+    quick = UpstreamSettings(base_url="http://127.0.0.1:11434/v1", timeout=2).client()
+
+    assert client.timeout == openai.Timeout(120, connect=5.0)
+    assert quick.timeout == openai.Timeout(2, connect=2)
+
+
 def test_openai_itself_needs_a_key() -> None:
     with pytest.raises(UpstreamConfigError, match="no API key for OpenAI"):
         UpstreamSettings().client()
