@@ -297,6 +297,43 @@ async def test_server_errors_are_retried_then_succeed(
     assert len(upstream.requests) == 3
 
 
+async def test_without_retry_after_the_waits_double_up_to_max_wait(upstream: ScriptedUpstream) -> None:
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    upstream.script(*[Failure(503, type="server_error")] * 4, Reply(text="finally"))
+    backend = ChatCompletionsBackend(
+        settings_for(upstream, backoff=1.0, max_wait=3.0, max_retries=4), sleep=record
+    )
+    try:
+        events = await collect(backend, request())
+    finally:
+        await backend.aclose()
+
+    assert text_of(events) == "finally"
+    assert len(waits) == 4
+    for wait, full in zip(waits, [1.0, 2.0, 3.0, 3.0], strict=True):
+        assert 0.75 * full <= wait <= full
+
+
+async def test_retry_after_is_waited_exactly(upstream: ScriptedUpstream) -> None:
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    upstream.script(Failure(429, retry_after="2"), Reply(text="ok"))
+    backend = ChatCompletionsBackend(settings_for(upstream), sleep=record)
+    try:
+        await collect(backend, request())
+    finally:
+        await backend.aclose()
+
+    assert waits == [2.0]
+
+
 async def test_exhausted_server_errors_fail_with_server_error(
     backend: ChatCompletionsBackend, upstream: ScriptedUpstream
 ) -> None:
