@@ -2,7 +2,10 @@
 
 A real HTTP server (starlette under uvicorn, in a background thread) on a free loopback port.
 Tests queue behaviours with ``script(...)``; each ``POST /v1/chat/completions`` takes the next
-one (or, with the queue empty, replies ``You said: TEXT`` to the last user message):
+one. With the queue empty it follows the scripted model's commands in the last user message
+(``/tool NAME {json}``, ``/then``, ``/fail``, ``/incomplete``, ``/sleep``; see docs/server.md), so
+tests written for the scripted model can run against an upstream too, and otherwise replies
+as the scripted model does (``You said: TEXT``, or ``NAME -> OUTPUT`` per tool output):
 
 - ``Reply(text=..., calls=(Call(...), ...))``: text and/or parallel tool calls, streamed in
   small deltas (or one JSON answer without ``stream``), with ``finish_reason`` ``stop`` or
@@ -40,6 +43,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from assistdb.server.scripted_model import read_script, reply_text
 from assistdb.server.serving import bind_socket
 
 Obj = dict[str, Any]
@@ -66,6 +70,8 @@ class Reply:
     finish_reason: str | None = None
     usage: UsagePlacement = "final"
     chunk_delay: float = 0.0
+    #: Seconds to wait before answering at all (the response starts after it).
+    delay: float = 0.0
     disconnect_after: int | None = None
     #: After this many chunks send an ``{"error": ...}`` event instead of the rest (as OpenAI does).
     error_after: int | None = None
@@ -153,7 +159,7 @@ class ScriptedUpstream:
         with self._lock:
             if self._script:
                 return self._script.popleft()
-        return Reply(text=f"You said: {_last_user_text(body)}")
+        return commanded(body)
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -239,6 +245,8 @@ class ScriptedUpstream:
         behaviour = self._next(body)
         if isinstance(behaviour, Failure):
             return _error(exchange, behaviour)
+        if behaviour.delay > 0:
+            await asyncio.sleep(behaviour.delay)
         answer = _Answer(self, body, behaviour)
         if body.get("stream"):
             exchange.streamed = True
@@ -248,16 +256,55 @@ class ScriptedUpstream:
         return JSONResponse(exchange.answers[0])
 
 
-def _last_user_text(body: Obj) -> str:
-    for message in reversed(body.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return "\n".join(
-                    str(part.get("text", "")) for part in content if isinstance(part, dict) and "text" in part
-                )
+def commanded(body: Obj) -> Behaviour:
+    """What the scripted model would answer to this request, as an upstream's behaviour.
+
+    The round is the number of tool rounds after the last user message. ``/fail`` is a 500 with
+    the message, ``/incomplete`` half the reply with ``length``, ``/sleep`` a wait before the
+    first round; ``/expire`` means nothing to a model and is ignored.
+    """
+    messages = [message for message in body.get("messages") or [] if isinstance(message, dict)]
+    users = [at for at, message in enumerate(messages) if message.get("role") == "user"]
+    user_text = _text(messages[users[-1]]) if users else None
+    since = messages[users[-1] + 1 :] if users else messages
+    script = read_script(user_text)
+    rounds = [list(calls) for calls in script.rounds]
+    if body.get("tool_choice") == "none" or not body.get("tools"):
+        rounds = []
+    elif body.get("parallel_tool_calls") is False:
+        rounds = [[call] for calls in rounds for call in calls]
+    phase = sum(1 for message in since if message.get("role") == "assistant" and message.get("tool_calls"))
+    if phase < len(rounds):
+        calls = tuple(Call(call.name, call.arguments) for call in rounds[phase])
+        return Reply(calls=calls, delay=script.sleep if phase == 0 else 0.0)
+    if script.ending == "fail":
+        return Failure(500, script.fail_message, type="server_error")
+    names = {
+        call["id"]: call["function"]["name"]
+        for message in since
+        for call in message.get("tool_calls") or []
+        if isinstance(call, dict)
+    }
+    outputs = [
+        (names.get(str(message.get("tool_call_id")), "?"), _text(message))
+        for message in since
+        if message.get("role") == "tool"
+    ]
+    text = reply_text(user_text, outputs)
+    delay = script.sleep if not rounds else 0.0
+    if script.ending == "incomplete":
+        return Reply(text=text[: len(text) // 2], finish_reason="length", delay=delay)
+    return Reply(text=text, delay=delay)
+
+
+def _text(message: Obj) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(part.get("text", "")) for part in content if isinstance(part, dict) and "text" in part
+        )
     return ""
 
 
