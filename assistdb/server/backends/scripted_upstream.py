@@ -24,10 +24,13 @@ a quarter of the characters of the request's messages as JSON.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
 import re
+import signal
+import sys
 import threading
 import time
 import uuid
@@ -129,8 +132,11 @@ def _tokens(text: str) -> int:
 class ScriptedUpstream:
     """The double, running in a thread; a context manager, or ``start()`` / ``stop()``."""
 
-    def __init__(self, *, host: str = "127.0.0.1", model: str | None = None, latency: float = 0.0) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, model: str | None = None, latency: float = 0.0
+    ) -> None:
         self.host = host
+        self.port = port
         #: The model name answered (default: the name the request asked for).
         self.model = model
         #: Seconds every request waits before it is answered (like a remote model's queue).
@@ -185,7 +191,7 @@ class ScriptedUpstream:
             timeout_graceful_shutdown=1,
         )
         server = uvicorn.Server(config)
-        sock = bind_socket(self.host, 0)
+        sock = bind_socket(self.host, self.port)
         self._port = int(sock.getsockname()[1])
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name=f"scripted-upstream-{self._port}", daemon=True
@@ -472,3 +478,31 @@ class _StreamResponse(Response):
             await send({"type": "http.response.body", "body": data, "more_body": True})
         self.exchange.finished = True
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the double on its own (it then follows the commands in user messages) until stopped."""
+    parser = argparse.ArgumentParser(
+        prog="python -m assistdb.server.backends.scripted_upstream",
+        description="A scripted Chat Completions server for tests and benchmarks (see docs/server.md).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: 0, a free one)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before every answer")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        double = ScriptedUpstream(host=args.host, port=args.port, latency=args.latency).start()
+    except (OSError, RuntimeError) as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    print(f"scripted upstream listening on {double.base_url}", flush=True)
+    stop.wait()
+    double.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -144,3 +146,32 @@ def test_a_body_that_is_not_json_is_a_400() -> None:
     assert response.status_code == 400
     assert response.json()["error"]["message"] == "We could not parse the JSON body of your request."
     assert double.requests[0].status == 400
+
+
+def test_the_double_runs_as_its_own_process() -> None:
+    command = [sys.executable, "-m", "assistdb.server.backends.scripted_upstream", "--latency", "0.01"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert line.startswith("scripted upstream listening on http://127.0.0.1:"), line
+        base_url = line.rsplit(" ", 1)[-1].strip()
+        with openai.OpenAI(base_url=base_url, api_key="k", max_retries=0) as client:
+            answer = client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "/tool lookup {}"}], tools=TOOLS
+            )
+        assert answer.choices[0].message.tool_calls[0].function.name == "lookup"  # type: ignore[index]
+    finally:
+        process.terminate()
+        assert process.wait(10) == 0
+
+
+def test_the_double_says_when_it_cannot_listen() -> None:
+    with ScriptedUpstream() as double:
+        port = double.base_url.rsplit(":", 1)[1].split("/")[0]
+        command = [sys.executable, "-m", "assistdb.server.backends.scripted_upstream", "--port", port]
+        finished = subprocess.run(command, capture_output=True, text=True, timeout=30)
+
+    assert finished.returncode == 1
+    assert finished.stderr.startswith(f"error: cannot listen on 127.0.0.1:{port}")
+    assert "Traceback" not in finished.stderr
