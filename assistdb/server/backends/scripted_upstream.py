@@ -136,7 +136,7 @@ class ScriptedUpstream:
         self, *, host: str = "127.0.0.1", port: int = 0, model: str | None = None, latency: float = 0.0
     ) -> None:
         self.host = host
-        self.port = port
+        self._requested_port = port
         #: The model name answered (default: the name the request asked for).
         self.model = model
         #: Seconds every request waits before it is answered (like a remote model's queue).
@@ -191,7 +191,7 @@ class ScriptedUpstream:
             timeout_graceful_shutdown=1,
         )
         server = uvicorn.Server(config)
-        sock = bind_socket(self.host, self.port)
+        sock = bind_socket(self.host, self._requested_port)
         self._port = int(sock.getsockname()[1])
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name=f"scripted-upstream-{self._port}", daemon=True
@@ -223,11 +223,15 @@ class ScriptedUpstream:
         self.stop()
 
     @property
-    def base_url(self) -> str:
-        """The URL to give an OpenAI client (``.../v1``)."""
+    def port(self) -> int:
         if self._port is None:
             raise RuntimeError("the scripted upstream has not been started")
-        return f"http://{self.host}:{self._port}/v1"
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give an OpenAI client (``.../v1``)."""
+        return f"http://{self.host}:{self.port}/v1"
 
     # answering -------------------------------------------------------------------------------
 

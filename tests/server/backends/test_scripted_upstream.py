@@ -168,8 +168,8 @@ def test_the_double_runs_as_its_own_process() -> None:
 
 def test_the_double_says_when_it_cannot_listen() -> None:
     with ScriptedUpstream() as double:
-        port = double.base_url.rsplit(":", 1)[1].split("/")[0]
-        command = [sys.executable, "-m", "assistdb.server.backends.scripted_upstream", "--port", port]
+        port = double.port
+        command = [sys.executable, "-m", "assistdb.server.backends.scripted_upstream", "--port", str(port)]
         finished = subprocess.run(command, capture_output=True, text=True, timeout=30)
 
     assert finished.returncode == 1
