@@ -499,11 +499,12 @@ def _events(chunk: ChatCompletionChunk, attempt: _Attempt) -> list[ModelEvent]:
 def _finish_reason(reason: str, made_calls: bool) -> FinishReason:
     """The upstream's finish reason in the protocol's terms.
 
-    Some OpenAI-compatible servers finish a tool-calling answer with ``stop``; what the model did
-    decides. ``function_call`` is the legacy name of ``tool_calls``.
+    What the model did decides between the two normal endings: some OpenAI-compatible servers
+    finish a tool-calling answer with ``stop``, and a ``tool_calls`` finish without a call would
+    leave a run waiting for outputs of nothing. ``function_call`` is the legacy ``tool_calls``.
     """
-    if reason in ("tool_calls", "function_call") or (made_calls and reason == "stop"):
-        return "tool_calls"
+    if reason in ("tool_calls", "function_call", "stop"):
+        return "tool_calls" if made_calls else "stop"
     if reason in ("length", "content_filter"):
         return cast(FinishReason, reason)
     return "stop"

@@ -128,6 +128,25 @@ async def test_tool_calls_without_ids_get_one_id_per_call(
     assert len(ids) == 2 and len(set(ids)) == 2 and all(call_id.startswith("call_") for call_id in ids)
 
 
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (Reply(calls=(Call("get_weather", "{}"),), finish_reason="stop"), "tool_calls"),
+        (Reply(calls=(Call("get_weather", "{}"),), finish_reason="function_call"), "tool_calls"),
+        (Reply(text="no calls at all", finish_reason="tool_calls"), "stop"),
+        (Reply(text="filtered", finish_reason="content_filter"), "content_filter"),
+    ],
+)
+async def test_what_the_model_did_decides_the_finish_reason(
+    backend: ChatCompletionsBackend, upstream: ScriptedUpstream, reply: Reply, reason: str
+) -> None:
+    upstream.script(reply)
+
+    events = await collect(backend, request(tools=(WEATHER,)))
+
+    assert isinstance(events[-1], Finished) and events[-1].reason == reason
+
+
 async def test_a_round_after_tool_outputs_sends_the_calls_and_outputs(
     backend: ChatCompletionsBackend, upstream: ScriptedUpstream
 ) -> None:
