@@ -316,7 +316,33 @@ class _Attempt:
     relayed: bool = False
     finish: str | None = None
     usage: Usage | None = None
+    #: The calls so far: our index -> call ID.
     calls: dict[int, str] = field(default_factory=dict)
+    #: The upstream's index -> ours, for the deltas that continue a call.
+    slots: dict[int, int] = field(default_factory=dict)
+    last: int | None = None
+
+    def slot(self, index: int | None, call_id: str | None) -> tuple[int, bool]:
+        """Our index for a tool-call delta, and whether the delta opens a new call.
+
+        OpenAI numbers the calls and sends each ID once. Some compatible servers number every
+        call 0 (Ollama) or not at all, and send whole calls, each with its ID: a new ID is a new
+        call, and a delta without index or ID continues the last one.
+        """
+        if call_id is not None and call_id in self.calls.values():
+            return next(at for at, known in self.calls.items() if known == call_id), False
+        if call_id is None:
+            if index is not None and index in self.slots:
+                return self.slots[index], False
+            if index is None and self.last is not None:
+                return self.last, False
+        free = max(self.calls, default=-1) + 1
+        slot = index if index is not None and index not in self.calls else free
+        # Some upstreams leave out the call ID; the driver needs one to match outputs.
+        self.calls[slot] = call_id or f"call_{uuid.uuid4().hex[:24]}"
+        self.slots[slot if index is None else index] = slot
+        self.last = slot
+        return slot, True
 
 
 # The backend -----------------------------------------------------------------------------------
@@ -480,13 +506,12 @@ def _events(chunk: ChatCompletionChunk, attempt: _Attempt) -> list[ModelEvent]:
         text = (delta.content or "") + (delta.refusal or "")
         if text:
             events.append(TextDelta(text))
-        for position, call in enumerate(delta.tool_calls or []):
-            index = call.index if isinstance(call.index, int) else position
+        for call in delta.tool_calls or []:
+            upstream_index = getattr(call, "index", None)  # absent when an upstream leaves it out
+            index, opens = attempt.slot(upstream_index if isinstance(upstream_index, int) else None, call.id)
             function = call.function
             arguments = (function.arguments if function else None) or ""
-            if index not in attempt.calls:
-                # Some upstreams leave out the call ID; the driver needs one to match outputs.
-                attempt.calls[index] = call.id or f"call_{uuid.uuid4().hex[:24]}"
+            if opens:
                 name = function.name if function else None
                 events.append(ToolCallDelta(index, arguments, id=attempt.calls[index], name=name))
             elif arguments:

@@ -83,6 +83,9 @@ class Reply:
     argument_piece: int = 8
     #: Leave the call IDs out of the stream (some OpenAI-compatible servers do).
     omit_call_ids: bool = False
+    #: How streamed calls are numbered: ``openai`` (0, 1, ...), ``zero`` (every call 0, as
+    #: Ollama does) or ``missing`` (no ``index``, which the spec requires).
+    call_indexes: Literal["openai", "zero", "missing"] = "openai"
 
 
 @dataclass(frozen=True)
@@ -393,13 +396,16 @@ class _Answer:
         deltas += [{"content": piece} for piece in self.pieces]
         size = max(1, self.reply.argument_piece)
         for index, call in enumerate(self.calls):
-            first: Obj = {"index": index, "type": "function", "function": _function(call.name, "")}
+            number = {"openai": {"index": index}, "zero": {"index": 0}, "missing": {}}[
+                self.reply.call_indexes
+            ]
+            first: Obj = {**number, "type": "function", "function": _function(call.name, "")}
             if not self.reply.omit_call_ids:
                 first["id"] = call.id
             deltas.append({"tool_calls": [first]})
             for at in range(0, len(call.arguments), size):
                 piece = call.arguments[at : at + size]
-                deltas.append({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                deltas.append({"tool_calls": [{**number, "function": {"arguments": piece}}]})
         chunks = [self._chunk([_choice(delta, None)]) for delta in deltas]
         finishing = self._chunk([_choice({}, self.finish_reason)])
         if self.reply.usage == "inline":

@@ -147,6 +147,45 @@ async def test_what_the_model_did_decides_the_finish_reason(
     assert isinstance(events[-1], Finished) and events[-1].reason == reason
 
 
+def calls_of(events: list[ModelEvent]) -> list[tuple[int, str | None, str | None, str]]:
+    """Each call the events opened: (index, id, name, all its arguments)."""
+    deltas = [event for event in events if isinstance(event, ToolCallDelta)]
+    return [
+        (first.index, first.id, first.name, "".join(d.arguments for d in deltas if d.index == first.index))
+        for first in deltas
+        if first.id is not None
+    ]
+
+
+async def test_calls_all_numbered_zero_stay_apart(
+    backend: ChatCompletionsBackend, upstream: ScriptedUpstream
+) -> None:
+    calls = (Call("a", '{"path": "a.rs"}', id="call_a"), Call("b", '{"path": "b.rs"}', id="call_b"))
+    upstream.script(Reply(calls=calls, call_indexes="zero", argument_piece=4))
+
+    events = await collect(backend, request(tools=(WEATHER,)))
+
+    assert calls_of(events) == [
+        (0, "call_a", "a", '{"path": "a.rs"}'),
+        (1, "call_b", "b", '{"path": "b.rs"}'),
+    ]
+    assert events[-1] == Finished("tool_calls", usage_of(upstream))
+
+
+async def test_calls_without_an_index_stay_apart() -> None:
+    # Off the spec (``index`` is required), so this double's exchanges are not checked against it.
+    calls = (Call("a", '{"x": 1}', id="call_a"), Call("b", '{"y": 2}', id="call_b"))
+    with ScriptedUpstream() as off_spec:
+        off_spec.script(Reply(calls=calls, call_indexes="missing", argument_piece=3))
+        backend = ChatCompletionsBackend(settings_for(off_spec))
+        try:
+            events = await collect(backend, request(tools=(WEATHER,)))
+        finally:
+            await backend.aclose()
+
+    assert calls_of(events) == [(0, "call_a", "a", '{"x": 1}'), (1, "call_b", "b", '{"y": 2}')]
+
+
 async def test_a_round_after_tool_outputs_sends_the_calls_and_outputs(
     backend: ChatCompletionsBackend, upstream: ScriptedUpstream
 ) -> None:
