@@ -27,7 +27,7 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, cast, get_args
+from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
@@ -118,7 +118,8 @@ class UpstreamSettings:
     azure_endpoint: str | None = None
     azure_api_version: str | None = None
     model_map: Mapping[str, str] = field(default_factory=dict)
-    token_limit_field: TokenLimitField = "max_completion_tokens"
+    #: The request field for the completion-token limit; ``auto``: see ``limit_field``.
+    token_limit_field: TokenLimitField | Literal["auto"] = "auto"
     #: Seconds to wait for each piece of the answer (and, at most ``CONNECT_TIMEOUT``, to connect).
     timeout: float = 60.0
     #: Retries after the first attempt (0: none).
@@ -129,9 +130,9 @@ class UpstreamSettings:
     max_wait: float = 20.0
 
     def __post_init__(self) -> None:
-        if self.token_limit_field not in get_args(TokenLimitField):
+        if self.token_limit_field not in ("auto", *get_args(TokenLimitField)):
             raise UpstreamConfigError(
-                f"token_limit_field must be 'max_completion_tokens' or 'max_tokens', "
+                f"token_limit_field must be 'auto', 'max_completion_tokens' or 'max_tokens', "
                 f"not {self.token_limit_field!r}"
             )
         if self.azure_endpoint and not self.azure_api_version:
@@ -194,6 +195,15 @@ class UpstreamSettings:
         return self.from_values(
             {**current, **{name: value for name, value in values.items() if value is not None}}
         )
+
+    @property
+    def limit_field(self) -> TokenLimitField:
+        """``max_completion_tokens`` for OpenAI and Azure (their reasoning models refuse the older
+        name), ``max_tokens`` for any other server: every compatible server knows it, and some
+        (Ollama) silently ignore the newer name, which would leave a run without its limit."""
+        if self.token_limit_field != "auto":
+            return self.token_limit_field
+        return "max_completion_tokens" if self.is_azure or not self.base_url else "max_tokens"
 
     @property
     def is_azure(self) -> bool:
@@ -371,7 +381,7 @@ class ChatCompletionsBackend:
             yield Finished("length", None)
             return
         body = chat_request(
-            request, model_map=self.settings.model_map, token_limit_field=self.settings.token_limit_field
+            request, model_map=self.settings.model_map, token_limit_field=self.settings.limit_field
         )
         model = str(body["model"])
         attempt_number = 0

@@ -249,7 +249,7 @@ async def test_a_length_cutoff_finishes_with_length(
 
     events = await collect(backend, request(max_completion_tokens=10, completion_tokens_used=7))
 
-    assert upstream.requests[0].body["max_completion_tokens"] == 3
+    assert upstream.requests[0].body["max_tokens"] == 3  # a compatible server: the older name
     assert text_of(events) == "one two three "
     assert events[-1] == Finished("length", Usage(usage_of(upstream).prompt_tokens, 3))
 
@@ -282,15 +282,24 @@ async def test_the_model_map_names_the_upstream_model(upstream: ScriptedUpstream
     assert upstream.requests[0].body["model"] == "tiny"
 
 
-async def test_the_older_token_limit_field(upstream: ScriptedUpstream) -> None:
-    backend = ChatCompletionsBackend(settings_for(upstream, token_limit_field="max_tokens"))
+@pytest.mark.parametrize(
+    ("field", "sent"),
+    [
+        ("auto", "max_tokens"),
+        ("max_tokens", "max_tokens"),
+        ("max_completion_tokens", "max_completion_tokens"),
+    ],
+)
+async def test_the_token_limit_field(upstream: ScriptedUpstream, field: str, sent: str) -> None:
+    backend = ChatCompletionsBackend(settings_for(upstream, token_limit_field=field))
     try:
         await collect(backend, request(max_completion_tokens=50))
     finally:
         await backend.aclose()
 
-    assert upstream.requests[0].body["max_tokens"] == 50
-    assert "max_completion_tokens" not in upstream.requests[0].body
+    body = upstream.requests[0].body
+    (other,) = {"max_tokens", "max_completion_tokens"} - {sent}
+    assert body[sent] == 50 and other not in body
 
 
 # Retries and failures ------------------------------------------------------------------------
