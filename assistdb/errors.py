@@ -108,6 +108,6 @@ EXIT_CODES: dict[int, str] = {
     ApiError.exit_code: "API error: rejected request, bad key, unreachable server",
     RunError.exit_code: "run ended badly: failed, cancelled, expired, incomplete, or timed out",
     VerificationError.exit_code: "archive verification failed",
-    DatabaseError.exit_code: "database error: bad URL, newer schema, read-only or full",
+    DatabaseError.exit_code: "database error: bad URL, newer schema, read-only, full, damaged, or not ours",
     Interrupted.exit_code: "interrupted (Ctrl-C)",
 }

@@ -5,12 +5,14 @@ from assistdb.audit.diff import ObjectChange, ThreadDiff, diff_thread
 from assistdb.audit.export import export_archive
 from assistdb.audit.export_format import RowCounts
 from assistdb.audit.importing import import_archive
+from assistdb.audit.reindex import ReindexResult, reindex
 from assistdb.audit.transcript import Transcript, build_transcript
 from assistdb.audit.usage import UsageReport, UsageRow, usage_report
 from assistdb.audit.verify import VerifyReport, verify
 
 __all__ = [
     "ObjectChange",
+    "ReindexResult",
     "RowCounts",
     "ThreadDiff",
     "Transcript",
@@ -21,6 +23,7 @@ __all__ = [
     "diff_thread",
     "export_archive",
     "import_archive",
+    "reindex",
     "usage_report",
     "verify",
 ]

@@ -27,6 +27,7 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Connection, and_, exists, insert, select, text
+from sqlalchemy import exc as sa_exc
 
 from assistdb.errors import DatabaseError, InvalidInputError, VerificationError
 from assistdb.store import Store
@@ -485,6 +486,8 @@ def record_checkpoint(store: Store, report: VerifyReport) -> bool:
             )
     except DatabaseError:
         return False
+    except sa_exc.IntegrityError:  # another verify recorded the same state just now
+        return True
     return True
 
 

@@ -99,7 +99,6 @@ class ToolLedger:
                         is_error=False,
                     )
                 ],
-                claim=True,
             )
         except sa_exc.IntegrityError:
             raise AttemptTaken(call_id) from None
@@ -145,7 +144,7 @@ class ToolLedger:
             for state in states
         ]
         if rows:  # a second process may have marked some of them already: those are skipped
-            self._append(run_id, rows)
+            self._append(run_id, rows, skip_recorded=True)
 
     def calls_of_run(self, run_id: str) -> dict[str, CallState]:
         """The state of every call of a run the ledger has seen, by call ID; raises
@@ -189,30 +188,29 @@ class ToolLedger:
                 state.submitted = True
         return states
 
-    def _append(self, run_id: str, rows: list[dict[str, Any]], *, claim: bool = False) -> None:
+    def _append(self, run_id: str, rows: list[dict[str, Any]], *, skip_recorded: bool = False) -> None:
         """Chain ``rows`` onto the run's ledger in one transaction, holding its tip locked.
 
-        Events already recorded (same call, attempt and event) are skipped, or with ``claim``
-        refused as :class:`AttemptTaken`."""
+        An event already recorded (same call, attempt and event) fails the unique key, which
+        rolls the whole transaction back; with ``skip_recorded``, such events are left out first
+        (one more query, for marking several calls submitted, which two processes may both do)."""
         with self.database.write() as connection:
             seq, last_hash = lock_tip(connection, ledger_chain(run_id), self.sealer)
-            keys = {(row["call_id"], row["attempt"], row["event"]) for row in rows}
-            existing = {
-                (r.call_id, r.attempt, r.event)
-                for r in connection.execute(
-                    select(TOOL_CALLS.c.call_id, TOOL_CALLS.c.attempt, TOOL_CALLS.c.event).where(
-                        TOOL_CALLS.c.run_id == run_id, TOOL_CALLS.c.call_id.in_(sorted({k[0] for k in keys}))
+            if skip_recorded:
+                recorded = {
+                    (r.call_id, r.attempt, r.event)
+                    for r in connection.execute(
+                        select(TOOL_CALLS.c.call_id, TOOL_CALLS.c.attempt, TOOL_CALLS.c.event).where(
+                            TOOL_CALLS.c.run_id == run_id,
+                            TOOL_CALLS.c.call_id.in_(sorted({row["call_id"] for row in rows})),
+                        )
                     )
-                )
-            }
-            if claim and existing & keys:
-                raise AttemptTaken(rows[0]["call_id"])
-            fresh = [row for row in rows if (row["call_id"], row["attempt"], row["event"]) not in existing]
-            if not fresh:
+                }
+                rows = [row for row in rows if (row["call_id"], row["attempt"], row["event"]) not in recorded]
+            if not rows:
                 return
             tips = {run_id: (seq, last_hash)}
-            sealed = seal_events(fresh, self.sealer, tips)
-            bulk_insert(connection, TOOL_CALLS, sealed)
+            bulk_insert(connection, TOOL_CALLS, seal_events(rows, self.sealer, tips))
             move_tip(connection, ledger_chain(run_id), *tips[run_id], self.sealer.scheme)
 
     @staticmethod

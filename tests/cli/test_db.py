@@ -32,9 +32,9 @@ def test_path_names_the_file_without_opening_anything(tmp_path: Path) -> None:
 
 
 def test_current_and_upgrade(database_url: str) -> None:
+    head = migrations.head_revision()
     fresh = invoke("--db", database_url, "db", "current")
     assert fresh.exit_code == 0
-    head = migrations.head_revision()
     assert fresh.stdout.startswith(f"empty (head is {head}")
     upgraded = invoke("--db", database_url, "db", "upgrade")
     assert upgraded.exit_code == 0 and f"from empty to {head}" in upgraded.stderr and upgraded.stdout == ""

@@ -541,3 +541,17 @@ def test_a_file_of_another_application_is_refused_and_left_alone(tmp_path: Path)
 
     assert {path: path.read_bytes() for path in (notes, text_file)} == before
     assert sorted(path.name for path in tmp_path.iterdir()) == ["notes.db", "notes.txt"]
+
+
+def test_verify_checks_the_database_itself_first(archive: str) -> None:
+    """SQLite's quick_check; on PostgreSQL, amcheck over our B-tree indexes once installed."""
+    report = json.loads(verify(archive, "--json").stdout)
+    if archive.startswith("sqlite"):
+        assert report["integrity"] == "quick_check ok"
+        return
+    assert report["integrity"].startswith("skipped: the amcheck extension is not installed")
+    with foreign_client(archive) as connection:
+        connection.execute("CREATE EXTENSION amcheck")
+    report = json.loads(verify(archive, "--json").stdout)
+    assert re.fullmatch(r"amcheck ok \((\d+) indexes\)", report["integrity"]), report["integrity"]
+    assert int(report["integrity"].split("(")[1].split()[0]) >= 10
