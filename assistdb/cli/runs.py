@@ -9,6 +9,7 @@ from openai.types.beta.threads import Run
 from openai.types.beta.threads.runs import RunStep
 
 from assistdb import runner
+from assistdb.cli.bounds import COUNT
 from assistdb.cli.context import CliContext, pass_cli, require_archived
 from assistdb.cli.options import (
     TextOrFile,
@@ -171,7 +172,7 @@ def cancel(cli: CliContext, run_id: str, thread_id: str | None, as_json: bool) -
 @thread_option
 @click.option("--status", help="Only runs with this status, e.g. failed.")
 @click.option("--assistant", "assistant_id", metavar="ID", help="Only runs of this assistant.")
-@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many (the latest).")
+@click.option("--limit", type=COUNT, help="Show at most this many (the latest).")
 @json_option
 @pass_cli
 def list_runs(
