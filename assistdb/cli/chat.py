@@ -11,6 +11,7 @@ from assistdb.cli.options import tools_option
 from assistdb.cli.output import message_text, note
 from assistdb.cli.runs import load_tools, raise_unless_completed
 from assistdb.errors import RunError
+from assistdb.runner.tool_stdout import tool_stdout_to_stderr
 
 EXIT_COMMANDS = ("/exit", "/quit")
 
@@ -27,6 +28,7 @@ def chat(cli: CliContext, assistant_id: str, thread_id: str | None, tools_spec: 
     With stdin piped, each line is one message and only the replies reach stdout. The exit code
     is 5 if any run ended other than completed.
     """
+    click.get_current_context().with_resource(tool_stdout_to_stderr())
     tools = load_tools(tools_spec)
     cli.db.assistants.retrieve(assistant_id)  # an unknown assistant fails before a thread is made
     thread = cli.db.threads.track(thread_id) if thread_id else cli.db.threads.create()

@@ -23,6 +23,7 @@ from assistdb.cli.options import (
 from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, message_text
 from assistdb.errors import RunEndedError
 from assistdb.runner import ToolRegistry
+from assistdb.runner.tool_stdout import tool_stdout_to_stderr
 
 TERMINAL_OK = "completed"
 
@@ -123,6 +124,7 @@ def create(
         for key, value in (("instructions", instructions), ("model", model), ("metadata", metadata))
         if value is not None
     }
+    click.get_current_context().with_resource(tool_stdout_to_stderr())
     tools = load_tools(tools_spec)  # a bad spec fails before the run exists
     if not (wait or stream):
         _emit_run(cli, cli.db.runs.create(thread_id, assistant_id=assistant_id, **params), as_json)
@@ -152,6 +154,7 @@ def wait(
     as_json: bool,
 ) -> None:
     """Wait for a run to end, answering its tool calls: also resumes a run after a crash."""
+    click.get_current_context().with_resource(tool_stdout_to_stderr())
     tools = load_tools(tools_spec)
     run = cli.db.runs.wait(run_id, thread_id=thread_id, tools=tools, timeout=wait_timeout, stream=stream)
     _emit_run(cli, run, as_json, with_reply=True)

@@ -512,6 +512,26 @@ TOOL_CASES: dict[str, Misbehaving] = {
     ),
     "arguments that do not fit": Misbehaving('/tool lookup {"wrong": 1}', "invalid_arguments", "key"),
     "a function the registry lacks": Misbehaving("/tool ghost {}", "unknown_function", "'ghost'"),
+    "arguments with a raw NUL": Misbehaving(
+        '/tool lookup {"key": "a\x00"}', "invalid_arguments", "Invalid control character"
+    ),
+    "a result that is NaN": Misbehaving(
+        '/tool malformed {"kind": "nan"}',
+        "invalid_output",
+        "malformed returned NaN, which is not a JSON number",
+    ),
+    "Infinity inside a result": Misbehaving(
+        '/tool malformed {"kind": "infinity inside"}', "invalid_output", "Infinity, which is not a JSON"
+    ),
+    "a result with a lone surrogate": Misbehaving(
+        '/tool malformed {"kind": "lone surrogate"}', "invalid_output", "a lone surrogate (not Unicode text)"
+    ),
+    "a lone surrogate inside a result": Misbehaving(
+        '/tool malformed {"kind": "lone surrogate inside"}', "invalid_output", "a lone surrogate that"
+    ),
+    "a result with a NUL": Misbehaving(
+        '/tool malformed {"kind": "nul"}', "invalid_output", "text with a NUL character at position 6"
+    ),
 }
 
 
