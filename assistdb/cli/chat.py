@@ -7,7 +7,7 @@ import sys
 import click
 
 from assistdb.cli.context import CliContext, pass_cli
-from assistdb.cli.options import tools_option
+from assistdb.cli.options import read_stdin_line, tools_option
 from assistdb.cli.output import message_text, note
 from assistdb.cli.runs import load_tools, raise_unless_completed
 from assistdb.errors import RunError
@@ -39,7 +39,7 @@ def chat(cli: CliContext, assistant_id: str, thread_id: str | None, tools_spec: 
     while True:
         if interactive:
             click.echo("you> ", err=True, nl=False)
-        line = stdin.readline()
+        line = read_stdin_line("a chat line")
         if not line:
             break
         text = line.strip()

@@ -19,7 +19,15 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def read_stdin_text(what: str) -> str:
     """Standard input as UTF-8 text, at most ``MAX_TEXT_FILE_BYTES`` (``cat /dev/zero |`` ends)."""
-    data = sys.stdin.buffer.read(MAX_TEXT_FILE_BYTES + 1)
+    return _utf8(sys.stdin.buffer.read(MAX_TEXT_FILE_BYTES + 1), what)
+
+
+def read_stdin_line(what: str) -> str:
+    """One line of standard input as UTF-8 text (``""`` at its end)."""
+    return _utf8(sys.stdin.buffer.readline(MAX_TEXT_FILE_BYTES + 1), what)
+
+
+def _utf8(data: bytes, what: str) -> str:
     if len(data) > MAX_TEXT_FILE_BYTES:
         raise InvalidInputError(
             f"{what} on standard input is larger than {MAX_TEXT_FILE_BYTES // 1024 // 1024} MiB",
