@@ -80,6 +80,15 @@ def _authorize(case: Any) -> None:
 
 
 @pytest.fixture(scope="module")
+def session() -> Iterator[Any]:
+    """One HTTP session for every generated request: kept-alive connections, not one per case."""
+    import requests
+
+    with requests.Session() as shared:
+        yield shared
+
+
+@pytest.fixture(scope="module")
 def served() -> Iterator[tuple[LocalServer, dict[str, str]]]:
     with LocalServer(run_latency=0.01, poll_after_ms=10, api_key=KEY) as server:
         client = server.client()
@@ -103,7 +112,7 @@ def served() -> Iterator[tuple[LocalServer, dict[str, str]]]:
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")
 @pytest.mark.parametrize("label", sorted(OPERATIONS))
 def test_coverage_cases_get_no_5xx_and_spec_conformant_answers(
-    served: tuple[LocalServer, dict[str, str]], label: str
+    served: tuple[LocalServer, dict[str, str]], session: Any, label: str
 ) -> None:
     """Schemathesis's coverage phase: for each field, its boundary values and the values the
     schema forbids (``null`` where it is not nullable, wrong types, out-of-range numbers),
@@ -117,7 +126,7 @@ def test_coverage_cases_get_no_5xx_and_spec_conformant_answers(
         case.path_parameters = {**(case.path_parameters or {}), **_real_ids(operation, ids)}
         _authorize(case)
         try:
-            case.call_and_validate(base_url=server.base_url, headers=BETA, checks=CHECKS)
+            case.call_and_validate(base_url=server.base_url, session=session, headers=BETA, checks=CHECKS)
         except (Exception, BaseExceptionGroup) as exc:  # schemathesis failures: collect, report all
             failures.append(_summary(exc))
     assert not failures, f"{len(failures)} failure(s):\n" + "\n".join(sorted(set(failures))[:20])
@@ -127,7 +136,7 @@ def test_coverage_cases_get_no_5xx_and_spec_conformant_answers(
 @pytest.mark.parametrize("mode", ["positive", "negative"])
 @pytest.mark.parametrize("label", sorted(OPERATIONS))
 def test_fuzzed_requests_get_no_5xx_and_spec_conformant_answers(
-    served: tuple[LocalServer, dict[str, str]], label: str, mode: str
+    served: tuple[LocalServer, dict[str, str]], session: Any, label: str, mode: str
 ) -> None:
     """A few random requests per operation and mode, from a fixed seed."""
     server, ids = served
@@ -147,7 +156,7 @@ def test_fuzzed_requests_get_no_5xx_and_spec_conformant_answers(
     @hypothesis.given(case=strategy)
     def check(case: Any) -> None:
         _authorize(case)
-        case.call_and_validate(base_url=server.base_url, headers=BETA, checks=CHECKS)
+        case.call_and_validate(base_url=server.base_url, session=session, headers=BETA, checks=CHECKS)
 
     check()
 
