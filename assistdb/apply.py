@@ -101,27 +101,57 @@ class Applied:
 # Reading and checking the file -----------------------------------------------------------------
 
 
-def read_text(path: Path, *, hint: str) -> str:
-    """A UTF-8 text file's content, or a one-line error saying why it cannot be read."""
+#: The most ``read_text`` reads by default (``@FILE`` options, ``instructions_file``): over four
+#: times the API's 256,000 characters of instructions, even in four-byte UTF-8.
+MAX_TEXT_FILE_BYTES = 1024 * 1024
+#: The most an assistants file may hold, in bytes and in values once YAML aliases are expanded
+#: (a few aliases can stand for billions of values: the "billion laughs").
+MAX_SPEC_FILE_BYTES = 8 * 1024 * 1024
+MAX_SPEC_VALUES = 100_000
+
+
+def read_text(path: Path, *, hint: str, limit: int = MAX_TEXT_FILE_BYTES) -> str:
+    """A UTF-8 text file's content, or a one-line error saying why it cannot be read.
+
+    At most ``limit`` bytes are read, so that ``@/dev/zero`` or a huge file ends at once."""
     try:
-        return path.read_text(encoding="utf-8")
+        with path.open("rb") as stream:
+            data = stream.read(limit + 1)
     except FileNotFoundError:
         raise InvalidInputError(f"{path} does not exist", hint=hint) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
-        raise InvalidInputError(f"cannot read {path}: {reason}", hint=hint) from None
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror}", hint=hint) from None
+    if len(data) > limit:
+        raise InvalidInputError(
+            f"{path} is larger than {_size(limit)}", hint=f"{hint}; files are read up to {_size(limit)}"
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"cannot read {path}: it is not UTF-8 text", hint=hint) from None
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MiB" if limit % (1024 * 1024) == 0 else f"{limit} bytes"
 
 
 def load_specs(path: str | Path) -> list[AssistantSpec]:
     """Read and check an assistants file (YAML, or JSON, which YAML includes)."""
     path = Path(path)
-    text = read_text(path, hint="pass the path of a YAML or JSON file")
+    text = read_text(path, hint="pass the path of a YAML or JSON file", limit=MAX_SPEC_FILE_BYTES)
     return parse_specs(text, source=str(path), base_dir=path.parent, json_only=path.suffix.lower() == ".json")
 
 
 def _parse_yaml(text: str, source: str) -> Any:
+    """Compose the YAML node graph, check how large it is once its aliases are expanded, and only
+    then build the Python values (which JSON serialisation and validation would expand)."""
+    loader = yaml.SafeLoader(text)
     try:
-        return yaml.safe_load(text)
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expanded_size(node, source)
+        return loader.construct_document(node)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -129,6 +159,54 @@ def _parse_yaml(text: str, source: str) -> Any:
         raise InvalidInputError(
             f"{source} is not valid YAML or JSON{where}: {problem}", hint="fix the syntax and retry"
         ) from None
+    except RecursionError:
+        raise _too_deep(source) from None
+    finally:
+        loader.dispose()
+
+
+def _check_expanded_size(root: yaml.Node, source: str) -> None:
+    """Count the values ``root`` stands for with every alias expanded, without expanding any;
+    refuse an alias that contains itself. Iterative, so deep nesting cannot overflow the stack."""
+    sizes: dict[int, int] = {}
+    open_nodes: set[int] = set()  # started, not finished: meeting one again is a cycle
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if finished:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[key] > MAX_SPEC_VALUES:
+                raise InvalidInputError(
+                    f"{source} holds more than {MAX_SPEC_VALUES:,} values once its YAML aliases are expanded",
+                    hint="write fewer or smaller assistants, or fewer aliases of aliases",
+                )
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            raise InvalidInputError(
+                f"{source} has a YAML alias that contains itself", hint="remove the cycle"
+            )
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _too_deep(source: str) -> InvalidInputError:
+    return InvalidInputError(
+        f"{source} is nested too deeply", hint="an assistant spec needs only a few levels"
+    )
 
 
 def _parse_json(text: str, source: str) -> Any:
@@ -139,6 +217,8 @@ def _parse_json(text: str, source: str) -> Any:
             f"{source} is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}",
             hint="fix the syntax and retry",
         ) from None
+    except RecursionError:
+        raise _too_deep(source) from None
 
 
 def parse_specs(

@@ -70,6 +70,25 @@ def make_async_client(settings: ClientSettings | None = None) -> openai.AsyncOpe
     return openai.AsyncOpenAI(base_url=s.base_url, **kwargs)
 
 
+def _check_header_safe(api_key: str) -> None:
+    """The key travels in an HTTP header, which holds printable ASCII only; say so instead of
+    letting the request fail deep in the HTTP client (and never show the key)."""
+    if not (api_key.isascii() and api_key.isprintable()):
+        raise InvalidInputError(
+            "the API key has characters an HTTP header cannot carry (non-ASCII, a newline or other control)",
+            hint="set OPENAI_API_KEY to the key exactly as issued, without quotes or stray characters",
+        )
+
+
+def _is_utf8_text(value: str) -> bool:
+    """False for text decoded from bytes that are not UTF-8 (Python keeps them as surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _client_kwargs(settings: ClientSettings | None) -> tuple[ClientSettings, dict[str, Any]]:
     s = (settings or ClientSettings()).resolved()
     if not s.api_key:
@@ -78,6 +97,15 @@ def _client_kwargs(settings: ClientSettings | None) -> tuple[ClientSettings, dic
         raise InvalidInputError(
             "Azure OpenAI needs an API version", hint="set OPENAI_API_VERSION or --api-version"
         )
+    _check_header_safe(s.api_key)
+    for name, value in (
+        ("the base URL", s.base_url),
+        ("the Azure endpoint", s.azure_endpoint),
+        ("the API version", s.api_version),
+        ("the proxy URL", s.proxy),
+    ):
+        if value is not None and not _is_utf8_text(value):
+            raise InvalidInputError(f"{name} is not UTF-8 text", hint="set it again as plain text")
     secrets.register(s.api_key)
     kwargs: dict[str, Any] = {"api_key": s.api_key, "max_retries": s.max_retries}
     if s.timeout is not None:

@@ -10,6 +10,7 @@ import click
 from openai.types.beta import Assistant
 
 from assistdb import apply as assistants_as_code
+from assistdb.cli.bounds import COUNT, FiniteRange
 from assistdb.cli.context import CliContext, pass_cli, require_archived
 from assistdb.cli.options import (
     F,
@@ -65,7 +66,7 @@ def _emit(assistant: Assistant, as_json: bool) -> None:
 
 @assistants.command("list")
 @click.option("--archived", is_flag=True, help="List from the archive instead of the API (no key needed).")
-@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many.")
+@click.option("--limit", type=COUNT, help="Show at most this many.")
 @json_option
 @pass_cli
 def list_assistants(cli: CliContext, archived: bool, limit: int | None, as_json: bool) -> None:
@@ -124,8 +125,8 @@ def _assistant_options(*, creating: bool) -> Callable[[F], F]:
                 help="A built-in tool; repeat for both.",
             ),
             metadata_option(),
-            click.option("--temperature", type=click.FloatRange(0, 2), help="Sampling temperature, 0 to 2."),
-            click.option("--top-p", type=click.FloatRange(0, 1), help="Nucleus sampling, 0 to 1."),
+            click.option("--temperature", type=FiniteRange(0, 2), help="Sampling temperature, 0 to 2."),
+            click.option("--top-p", type=FiniteRange(0, 1), help="Nucleus sampling, 0 to 1."),
             json_option,
         ]
         for option in reversed(options):

@@ -7,10 +7,11 @@ import sys
 import click
 
 from assistdb.cli.context import CliContext, pass_cli
-from assistdb.cli.options import tools_option
+from assistdb.cli.options import read_stdin_line, tools_option
 from assistdb.cli.output import message_text, note
 from assistdb.cli.runs import load_tools, raise_unless_completed
 from assistdb.errors import RunError
+from assistdb.runner.tool_stdout import tool_stdout_to_stderr
 
 EXIT_COMMANDS = ("/exit", "/quit")
 
@@ -27,6 +28,7 @@ def chat(cli: CliContext, assistant_id: str, thread_id: str | None, tools_spec: 
     With stdin piped, each line is one message and only the replies reach stdout. The exit code
     is 5 if any run ended other than completed.
     """
+    click.get_current_context().with_resource(tool_stdout_to_stderr())
     tools = load_tools(tools_spec)
     cli.db.assistants.retrieve(assistant_id)  # an unknown assistant fails before a thread is made
     thread = cli.db.threads.track(thread_id) if thread_id else cli.db.threads.create()
@@ -37,7 +39,7 @@ def chat(cli: CliContext, assistant_id: str, thread_id: str | None, tools_spec: 
     while True:
         if interactive:
             click.echo("you> ", err=True, nl=False)
-        line = stdin.readline()
+        line = read_stdin_line("a chat line")
         if not line:
             break
         text = line.strip()

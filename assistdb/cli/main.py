@@ -10,9 +10,11 @@ from typing import Any
 import click
 
 from assistdb._version import __version__
+from assistdb.cli.bounds import SECONDS
 from assistdb.cli.context import CliContext, enable_debug_logging
 from assistdb.cli.errors import exit_codes_epilog, report_error
 from assistdb.client import ClientSettings
+from assistdb.errors import InvalidInputError
 
 # Each group's module is imported only when that group runs (or when help lists them all), so that
 # e.g. `assistdb serve` does not pay for importing the SDK, SQLAlchemy and the run engine.
@@ -62,6 +64,7 @@ class RootGroup(click.Group):
         **extra: Any,
     ) -> Any:
         try:
+            _refuse_undecodable(sys.argv[1:] if args is None else args)
             result = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
         except (Exception, KeyboardInterrupt) as exc:  # errors in the root's own options
             code = report_error(exc, verbose=False)
@@ -70,6 +73,20 @@ class RootGroup(click.Group):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _refuse_undecodable(args: Sequence[str]) -> None:
+    """Every argument must be UTF-8 text: Python keeps bytes that are not as lone surrogates,
+    which no API request, database or terminal accepts, so refuse them before anything runs."""
+    for number, arg in enumerate(args, 1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = arg.encode("utf-8", "surrogateescape").decode("ascii", "backslashreplace")
+            raise InvalidInputError(
+                f"argument {number} '{shown}' is not UTF-8 text",
+                hint="pass text and file names in UTF-8, e.g. converted with iconv",
+            ) from None
 
 
 @click.group(
@@ -100,7 +117,7 @@ class RootGroup(click.Group):
 @click.option("--proxy", metavar="URL", help="HTTP(S) proxy for API calls (default: the *_PROXY variables).")
 @click.option(
     "--timeout",
-    type=click.FloatRange(min=0, min_open=True),
+    type=SECONDS,
     metavar="SECONDS",
     help="Timeout of each API request.",
 )

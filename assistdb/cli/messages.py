@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Literal
 
 import click
 from openai.types.beta.threads import Message
 
+from assistdb.cli.bounds import COUNT
 from assistdb.cli.context import CliContext, pass_cli, require_archived
-from assistdb.cli.options import json_option, metadata_option, remote_option, thread_option
+from assistdb.cli.options import (
+    json_option,
+    metadata_option,
+    read_stdin_text,
+    remote_option,
+    thread_option,
+)
 from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, message_text
 
 
@@ -53,7 +59,7 @@ def add(
     as_json: bool,
 ) -> None:
     """Add a message to a thread (TEXT of `-` reads it from stdin)."""
-    content = sys.stdin.read() if text == "-" else text
+    content = read_stdin_text("the message") if text == "-" else text
     extra = {"metadata": metadata} if metadata else {}
     message = cli.db.messages.create(thread_id, content=content, role=role, **extra)
     _emit_message(message, as_json)
@@ -63,7 +69,7 @@ def add(
 @click.argument("thread_id")
 @remote_option
 @click.option("--run", "run_id", metavar="ID", help="Only the messages this run wrote.")
-@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many (the latest).")
+@click.option("--limit", type=COUNT, help="Show at most this many (the latest).")
 @json_option
 @pass_cli
 def list_messages(

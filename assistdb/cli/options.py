@@ -10,10 +10,36 @@ from typing import Any, TypeVar
 
 import click
 
-from assistdb.apply import read_text
+from assistdb.apply import MAX_TEXT_FILE_BYTES, read_text
+from assistdb.cli.bounds import SECONDS
 from assistdb.errors import Interrupted, InvalidInputError
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+def read_stdin_text(what: str) -> str:
+    """Standard input as UTF-8 text, at most ``MAX_TEXT_FILE_BYTES`` (``cat /dev/zero |`` ends)."""
+    return _utf8(sys.stdin.buffer.read(MAX_TEXT_FILE_BYTES + 1), what)
+
+
+def read_stdin_line(what: str) -> str:
+    """One line of standard input as UTF-8 text (``""`` at its end)."""
+    return _utf8(sys.stdin.buffer.readline(MAX_TEXT_FILE_BYTES + 1), what)
+
+
+def _utf8(data: bytes, what: str) -> str:
+    if len(data) > MAX_TEXT_FILE_BYTES:
+        raise InvalidInputError(
+            f"{what} on standard input is larger than {MAX_TEXT_FILE_BYTES // 1024 // 1024} MiB",
+            hint="send less text",
+        )
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInputError(
+            f"{what} on standard input is not UTF-8 text (byte {exc.start + 1})",
+            hint="convert it to UTF-8, e.g. with iconv",
+        ) from None
 
 
 def json_option(command: F) -> F:
@@ -92,7 +118,7 @@ def wait_timeout_option(command: F) -> F:
     return click.option(
         "--timeout",
         "wait_timeout",
-        type=click.FloatRange(min=0, min_open=True),
+        type=SECONDS,
         metavar="SECONDS",
         help="Give up waiting after this long (the run is cancelled).",
     )(command)

@@ -9,6 +9,7 @@ from openai.types.beta.threads import Run
 from openai.types.beta.threads.runs import RunStep
 
 from assistdb import runner
+from assistdb.cli.bounds import COUNT
 from assistdb.cli.context import CliContext, pass_cli, require_archived
 from assistdb.cli.options import (
     TextOrFile,
@@ -22,6 +23,7 @@ from assistdb.cli.options import (
 from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, message_text
 from assistdb.errors import RunEndedError
 from assistdb.runner import ToolRegistry
+from assistdb.runner.tool_stdout import tool_stdout_to_stderr
 
 TERMINAL_OK = "completed"
 
@@ -122,6 +124,7 @@ def create(
         for key, value in (("instructions", instructions), ("model", model), ("metadata", metadata))
         if value is not None
     }
+    click.get_current_context().with_resource(tool_stdout_to_stderr())
     tools = load_tools(tools_spec)  # a bad spec fails before the run exists
     if not (wait or stream):
         _emit_run(cli, cli.db.runs.create(thread_id, assistant_id=assistant_id, **params), as_json)
@@ -151,6 +154,7 @@ def wait(
     as_json: bool,
 ) -> None:
     """Wait for a run to end, answering its tool calls: also resumes a run after a crash."""
+    click.get_current_context().with_resource(tool_stdout_to_stderr())
     tools = load_tools(tools_spec)
     run = cli.db.runs.wait(run_id, thread_id=thread_id, tools=tools, timeout=wait_timeout, stream=stream)
     _emit_run(cli, run, as_json, with_reply=True)
@@ -171,7 +175,7 @@ def cancel(cli: CliContext, run_id: str, thread_id: str | None, as_json: bool) -
 @thread_option
 @click.option("--status", help="Only runs with this status, e.g. failed.")
 @click.option("--assistant", "assistant_id", metavar="ID", help="Only runs of this assistant.")
-@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many (the latest).")
+@click.option("--limit", type=COUNT, help="Show at most this many (the latest).")
 @json_option
 @pass_cli
 def list_runs(

@@ -9,6 +9,7 @@ import click
 from openai.types.beta import Thread
 
 from assistdb.audit import build_transcript
+from assistdb.cli.bounds import COUNT
 from assistdb.cli.context import CliContext, pass_cli, require_archived
 from assistdb.cli.options import (
     DateParam,
@@ -96,7 +97,7 @@ def track(cli: CliContext, thread_ids: tuple[str, ...], as_json: bool) -> None:
 @click.option("--since", type=DateParam(), help="Only threads created at or after DATE (UTC unless given).")
 @click.option("--until", type=DateParam(), help="Only threads created before DATE.")
 @click.option("--deleted", is_flag=True, help="Include threads deleted remotely (their last archived state).")
-@click.option("--limit", type=click.IntRange(min=1), help="Show at most this many.")
+@click.option("--limit", type=COUNT, help="Show at most this many.")
 @json_option
 @pass_cli
 def list_threads(

@@ -19,7 +19,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
 from assistdb.runner.calls import Decision, RequestedCall, decide
-from assistdb.runner.outputs import encode_output, error_output
+from assistdb.runner.outputs import InvalidOutputError, encode_output, error_output, storable
+from assistdb.runner.tool_stdout import running_tool_code
 from assistdb.runner.tools import ArgumentsError, Tool, ToolRegistry
 from assistdb.store.archive import now_us
 from assistdb.store.tool_ledger import AttemptTaken, ToolLedger
@@ -79,7 +80,9 @@ async def _claim_and_answer(
 ) -> str | None:
     """Claim the decided attempt and answer it; None if another process claimed it first."""
     where = {"call_id": call.call_id, "run_id": run_id, "thread_id": thread_id}
-    what = {"function_name": call.name, "arguments": call.arguments}
+    # What the model sent may hold text no database column takes (NUL, lone surrogates): the
+    # ledger keeps it escaped; the tool gets it as sent.
+    what = {"function_name": storable(call.name), "arguments": storable(call.arguments)}
 
     def start() -> None:
         ledger.start(**where, **what, attempt=decision.attempt)
@@ -121,13 +124,16 @@ async def invoke(tool: Tool[..., Any] | None, call: RequestedCall) -> tuple[str,
     except ArgumentsError as exc:
         return error_output(f"invalid arguments: {exc}", "invalid_arguments"), True
     try:
-        if tool.is_async:
-            value = await asyncio.wait_for(tool.function(**arguments), tool.timeout)
-        else:
-            value = await asyncio.wait_for(
-                _in_daemon_thread(lambda: tool.function(**arguments)), tool.timeout
-            )
+        with running_tool_code():
+            if tool.is_async:
+                value = await asyncio.wait_for(tool.function(**arguments), tool.timeout)
+            else:
+                value = await asyncio.wait_for(
+                    _in_daemon_thread(lambda: tool.function(**arguments)), tool.timeout
+                )
         return encode_output(value), False
+    except InvalidOutputError as exc:
+        return error_output(f"{call.name} returned {exc}", "invalid_output"), True
     except TimeoutError:
         return error_output(f"{call.name} did not finish within {tool.timeout:g} s", "timeout"), True
     except Exception as exc:

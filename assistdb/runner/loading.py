@@ -9,6 +9,7 @@ import sys
 from typing import Any
 
 from assistdb.errors import InvalidInputError
+from assistdb.runner.tool_stdout import running_tool_code
 from assistdb.runner.tools import Tool, ToolRegistry
 
 _SPEC = re.compile(r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::(?P<attr>[A-Za-z_]\w*))?$")
@@ -52,7 +53,8 @@ def _import(module_name: str) -> Any:
     if cwd not in sys.path and "" not in sys.path:
         sys.path.insert(0, cwd)
     try:
-        return importlib.import_module(module_name)
+        with running_tool_code():  # a module that prints on import prints as its tools would
+            return importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name is not None and (module_name + ".").startswith(exc.name + "."):
             raise InvalidInputError(

@@ -7,11 +7,13 @@ their branch with a discriminator, so an error names one cause, never one per br
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Discriminator,
     Field,
@@ -67,6 +69,36 @@ TokenLimit = Annotated[int, Field(ge=256)]
 ReasoningEffort = Literal["none", "minimal", "low", "medium", "high", "xhigh", "max"]
 
 
+def _not_null(expected: str) -> BeforeValidator:
+    """For an optional field the spec does not make nullable: leaving it out is fine, an explicit
+    ``null`` is refused as the wrong type (it would be stored and echoed, breaking the spec)."""
+
+    def refuse_null(value: Any) -> Any:
+        if value is None:
+            raise PydanticCustomError("invalid_type", expected)
+        return value
+
+    return BeforeValidator(refuse_null)
+
+
+A_STRING, AN_OBJECT, AN_ARRAY, AN_INTEGER = (
+    _not_null("a string"),
+    _not_null("an object"),
+    _not_null("an array"),
+    _not_null("an integer"),
+)
+_URI_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
+
+
+def _check_url(value: str) -> str:
+    """``format: uri``: a scheme, then something, no spaces (``https://...`` or ``data:...``)."""
+    if not _URI_SCHEME.match(value):
+        raise PydanticCustomError(
+            "invalid_value", "Expected a valid URL, but got '{url}' instead.", {"url": value}
+        )
+    return value
+
+
 def _by_json_type(value: Any) -> str | None:
     """Discriminator for string-or-object and string-or-array unions."""
     if isinstance(value, str):
@@ -88,8 +120,8 @@ def _json_type_union(expected: str) -> Discriminator:
 
 class FunctionDefinition(RequestModel):
     name: Name
-    description: str | None = None
-    parameters: dict[str, Any] | None = None
+    description: Annotated[str | None, A_STRING] = None
+    parameters: Annotated[dict[str, Any] | None, AN_OBJECT] = None
     strict: bool | None = None
 
 
@@ -103,18 +135,18 @@ class CodeInterpreterTool(RequestModel):
 
 
 class RankingOptions(RequestModel):
-    ranker: Literal["auto", "default_2024_08_21"] | None = None
+    ranker: Annotated[Literal["auto", "default_2024_08_21"] | None, A_STRING] = None
     score_threshold: Annotated[float, Field(ge=0, le=1)]
 
 
 class FileSearchSettings(RequestModel):
-    max_num_results: Annotated[int, Field(ge=1, le=50)] | None = None
-    ranking_options: RankingOptions | None = None
+    max_num_results: Annotated[Annotated[int, Field(ge=1, le=50)] | None, AN_INTEGER] = None
+    ranking_options: Annotated[RankingOptions | None, AN_OBJECT] = None
 
 
 class FileSearchTool(RequestModel):
     type: Literal["file_search"]
-    file_search: FileSearchSettings | None = None
+    file_search: Annotated[FileSearchSettings | None, AN_OBJECT] = None
 
 
 Tool = Annotated[CodeInterpreterTool | FileSearchTool | FunctionTool, Field(discriminator="type")]
@@ -126,7 +158,7 @@ RunTools = Annotated[list[Tool], Field(max_length=20)]
 
 
 class CodeInterpreterResources(RequestModel):
-    file_ids: Annotated[list[str], Field(max_length=20)] | None = None
+    file_ids: Annotated[Annotated[list[str], Field(max_length=20)] | None, AN_ARRAY] = None
 
 
 class AutoChunking(RequestModel):
@@ -150,32 +182,32 @@ class NewVectorStore(RequestModel):
 
 
 class FileSearchResources(RequestModel):
-    vector_store_ids: Annotated[list[str], Field(max_length=1)] | None = None
+    vector_store_ids: Annotated[Annotated[list[str], Field(max_length=1)] | None, AN_ARRAY] = None
 
 
 class NewFileSearchResources(FileSearchResources):
-    vector_stores: Annotated[list[NewVectorStore], Field(max_length=1)] | None = None
+    vector_stores: Annotated[Annotated[list[NewVectorStore], Field(max_length=1)] | None, AN_ARRAY] = None
 
     @model_validator(mode="after")
     def _one_source(self) -> NewFileSearchResources:
-        if self.vector_store_ids is not None and self.vector_stores is not None:
+        if (self.vector_store_ids is None) == (self.vector_stores is None):
             raise PydanticCustomError(
                 "invalid_value",
-                "give either 'vector_store_ids' or 'vector_stores', not both.",
+                "give either 'vector_store_ids' or 'vector_stores' (one of them, not both).",
             )
         return self
 
 
 class ToolResources(RequestModel):
-    code_interpreter: CodeInterpreterResources | None = None
-    file_search: FileSearchResources | None = None
+    code_interpreter: Annotated[CodeInterpreterResources | None, AN_OBJECT] = None
+    file_search: Annotated[FileSearchResources | None, AN_OBJECT] = None
 
 
 class NewToolResources(RequestModel):
     """Tool resources of a new assistant or thread, which may create a vector store inline."""
 
-    code_interpreter: CodeInterpreterResources | None = None
-    file_search: NewFileSearchResources | None = None
+    code_interpreter: Annotated[CodeInterpreterResources | None, AN_OBJECT] = None
+    file_search: Annotated[NewFileSearchResources | None, AN_OBJECT] = None
 
 
 # Response format and tool choice -----------------------------------------------------------------
@@ -191,8 +223,8 @@ class JsonObjectFormat(RequestModel):
 
 class JsonSchemaSettings(RequestModel):
     name: Name
-    description: str | None = None
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    description: Annotated[str | None, A_STRING] = None
+    schema_: Annotated[dict[str, Any] | None, AN_OBJECT] = Field(default=None, alias="schema")
     strict: bool | None = None
 
 
@@ -217,7 +249,7 @@ class ToolChoiceFunction(RequestModel):
 
 class NamedToolChoice(RequestModel):
     type: Literal["function", "code_interpreter", "file_search"]
-    function: ToolChoiceFunction | None = None
+    function: Annotated[ToolChoiceFunction | None, AN_OBJECT] = None
 
 
 ToolChoice = Annotated[
@@ -237,7 +269,7 @@ class TruncationStrategy(RequestModel):
 
 class ImageFileRef(RequestModel):
     file_id: str
-    detail: Literal["auto", "low", "high"] | None = None
+    detail: Annotated[Literal["auto", "low", "high"] | None, A_STRING] = None
 
 
 class ImageFilePart(RequestModel):
@@ -246,8 +278,8 @@ class ImageFilePart(RequestModel):
 
 
 class ImageUrlRef(RequestModel):
-    url: str
-    detail: Literal["auto", "low", "high"] | None = None
+    url: Annotated[str, AfterValidator(_check_url)]
+    detail: Annotated[Literal["auto", "low", "high"] | None, A_STRING] = None
 
 
 class ImageUrlPart(RequestModel):
@@ -299,7 +331,7 @@ class CreateAssistant(RequestModel):
     description: Annotated[str, StringConstraints(max_length=512)] | None = None
     instructions: Annotated[str, StringConstraints(max_length=256_000)] | None = None
     reasoning_effort: ReasoningEffort | None = None
-    tools: AssistantTools | None = None
+    tools: Annotated[AssistantTools | None, AN_ARRAY] = None
     tool_resources: NewToolResources | None = None
     metadata: Metadata | None = None
     temperature: Temperature | None = None
@@ -308,12 +340,12 @@ class CreateAssistant(RequestModel):
 
 
 class ModifyAssistant(RequestModel):
-    model: NonEmpty | None = None
+    model: Annotated[NonEmpty | None, A_STRING] = None
     name: Annotated[str, StringConstraints(max_length=256)] | None = None
     description: Annotated[str, StringConstraints(max_length=512)] | None = None
     instructions: Annotated[str, StringConstraints(max_length=256_000)] | None = None
     reasoning_effort: ReasoningEffort | None = None
-    tools: AssistantTools | None = None
+    tools: Annotated[AssistantTools | None, AN_ARRAY] = None
     tool_resources: ToolResources | None = None
     metadata: Metadata | None = None
     temperature: Temperature | None = None
@@ -322,7 +354,7 @@ class ModifyAssistant(RequestModel):
 
 
 class CreateThread(RequestModel):
-    messages: list[CreateMessage] | None = None
+    messages: Annotated[list[CreateMessage] | None, AN_ARRAY] = None
     tool_resources: NewToolResources | None = None
     metadata: Metadata | None = None
 
@@ -361,7 +393,7 @@ class CreateRun(RunSettings):
 
 
 class CreateThreadAndRun(RunSettings):
-    thread: CreateThread | None = None
+    thread: Annotated[CreateThread | None, AN_OBJECT] = None
     tool_resources: ToolResources | None = None
 
 

@@ -75,7 +75,8 @@ class Match:
 def match(method: str, path: str) -> Match:
     """The route for a request; literal segments win over parameters (``/threads/runs``).
 
-    Raises the real API's 404 for an unknown path, and 405 for a known path with another method.
+    Raises the real API's 404 for an unknown path, and 405 for a known path with another method,
+    whose ``Allow`` lists the methods of that path alone.
     """
     candidates: list[tuple[Route, dict[str, str]]] = []
     for route in ROUTES:
@@ -84,9 +85,12 @@ def match(method: str, path: str) -> Match:
             candidates.append((route, found.groupdict()))
     if not candidates:
         raise ApiError(404, f"Invalid URL ({method} {path})")
+    # The path is the most literal template it matches: /v1/threads/runs is not thread "runs".
+    fewest = min(len(params) for _, params in candidates)
+    candidates = [(route, params) for route, params in candidates if len(params) == fewest]
     allowed = [(route, params) for route, params in candidates if route.method == method]
     if not allowed:
         methods = ", ".join(sorted({route.method for route, _ in candidates}))
         raise ApiError(405, f"Invalid method for URL ({method} {path})", headers={"Allow": methods})
-    route, params = min(allowed, key=lambda item: len(item[1]))
+    route, params = allowed[0]
     return Match(route, params)

@@ -185,14 +185,19 @@ def param_path(loc: Sequence[int | str], payload: object) -> str:
     """Render a pydantic location as the API's parameter path, dropping union tags.
 
     Tags of the request models' own discriminators start with ``~``; a field discriminator's tag
-    (the ``type`` value) is recognized as an element that is not a key or index of the input at
-    that depth. The last element otherwise names the field itself (it may be missing).
+    (the ``type`` value) is recognized as the input's own ``type`` at that depth, or as an element
+    that is not a key or index of the input there. The last element otherwise names the field
+    itself (it may be missing).
     """
     text = ""
     node: object = payload
+    tagged: object = None  # the node whose tag was skipped: a second equal element is its key
     for depth, element in enumerate(loc):
         last = depth == len(loc) - 1
         if isinstance(element, str) and element.startswith("~"):
+            continue
+        if not last and isinstance(node, dict) and element == node.get("type") and node is not tagged:
+            tagged = node  # a ``type`` tag, even one that is also a key (``file_search``, ``image_url``)
             continue
         if isinstance(element, int) and isinstance(node, list) and 0 <= element < len(node):
             text, node = f"{text}[{element}]", node[element]

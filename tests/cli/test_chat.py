@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -85,3 +86,21 @@ def test_an_unknown_assistant_fails_before_any_thread_is_made(sqlite_cli: Cli) -
     assert result.stdout == ""
     assert sqlite_cli.server.stats()["by_route"].get("POST /v1/threads", 0) == 0
     assert sqlite_cli.archive() == before
+
+
+def test_a_line_that_is_not_utf8_ends_the_chat_with_exit_2(sqlite_cli: Cli) -> None:
+    assistant = sqlite_cli.json("assistants", "create", "--name", "c", "--model", "gpt-4o")
+    args = ("--db", sqlite_cli.database_url, "--base-url", sqlite_cli.server.base_url)
+    args += ("chat", assistant["id"])
+    chat = subprocess.run(
+        [sys.executable, "-m", "assistdb", *args],
+        input=b"first line\nbad \xff line\nnever sent\n",
+        capture_output=True,
+        env=subprocess_env(OPENAI_API_KEY=sqlite_cli.server.api_key),
+        timeout=120,
+        check=False,
+    )
+    errors = chat.stderr.decode().splitlines()
+    assert chat.returncode == 2, errors
+    assert errors[-1].startswith("error: a chat line on standard input is not UTF-8 text (byte 5) ("), errors
+    assert "first line" in chat.stdout.decode() and "never sent" not in chat.stdout.decode()

@@ -19,10 +19,12 @@ from tests.reliability.forked_cli import ForkedCli
 TOOLS_MODULE = "tests.reliability.sample_tools"
 
 
-def invoke(*args: str, key: str | None = None, env: dict[str, str] | None = None) -> Result:
+def invoke(
+    *args: str, key: str | None = None, env: dict[str, str] | None = None, input: bytes | None = None
+) -> Result:
     """``assistdb ARGS`` through click's runner, with ``OPENAI_API_KEY=key`` and nothing else set."""
     environment: dict[str, str | None] = {**dict.fromkeys(CLEARED), "OPENAI_API_KEY": key, **(env or {})}
-    return CliRunner().invoke(cli, list(args), env=environment, catch_exceptions=False)
+    return CliRunner().invoke(cli, list(args), env=environment, input=input, catch_exceptions=False)
 
 
 def run_module(*args: str, key: str | None = None, **popen: Any) -> subprocess.CompletedProcess[str]:

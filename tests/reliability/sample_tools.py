@@ -3,7 +3,8 @@
 ``lookup`` is deterministic, so that runs driven by different processes leave comparable
 archives; ``explode`` always raises; ``linger`` takes its time the first time it is called (with
 ``RELIABILITY_TOOL_MARKS`` naming a folder for its mark), so that a test can interrupt a run
-while a tool is running, and answers at once after that.
+while a tool is running, and answers at once after that; ``malformed`` returns what is not valid
+JSON text.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from assistdb import ToolRegistry, tool
 
@@ -51,4 +53,23 @@ def linger(seconds: float) -> str:
     return "lingered"
 
 
-registry = ToolRegistry([lookup, explode, linger])
+MALFORMED: dict[str, Any] = {
+    "nan": float("nan"),
+    "infinity inside": {"x": [1, float("inf")]},
+    "lone surrogate": "half a pair: \ud800",
+    "lone surrogate inside": {"x": "\udc00"},
+    "nul": "before\x00after",
+}
+
+
+@tool
+def malformed(kind: str) -> Any:
+    """A result that is not valid JSON text.
+
+    Args:
+        kind: One of the MALFORMED keys.
+    """
+    return MALFORMED[kind]
+
+
+registry = ToolRegistry([lookup, explode, linger, malformed])

@@ -67,6 +67,15 @@ FILES = {
     ),
     "duplicate_names.yaml": "- {name: twin, model: gpt-4o}\n- {name: twin, model: gpt-4o}\n",
     "not_an_export.jsonl": '{"hello": "world"}\n',
+    # nine aliases of nine aliases, seven deep: 9**7 values from a few hundred bytes
+    "alias_bomb.yaml": "".join(
+        f"{name}: &{name} [{', '.join([f'*{prior}' if prior else '0'] * 9)}]\n"
+        for name, prior in zip("abcdefg", ["", *"abcdef"], strict=True)
+    )
+    + "name: bomb\nmodel: gpt-4o\nmetadata: {k: v}\n",
+    "alias_cycle.yaml": "name: loop\nmodel: gpt-4o\nmetadata: &m {k: *m}\n",
+    "deep.json": "[" * 100_000 + "]" * 100_000,
+    "deep.yaml": "[" * 100_000 + "]" * 100_000,
 }
 
 
@@ -166,6 +175,7 @@ class Cli:
     key: str | None = "server"  # the server's key; None: no key; WRONG_KEY against the keyed server
     base_url: str | None = None  # default: the server's
     database: str | None = None  # default: the world's archive
+    stdin: bytes | None = None
 
 
 METADATA_17 = tuple(arg for n in range(17) for arg in ("--metadata", f"k{n}=v"))
@@ -270,6 +280,55 @@ CLI_CASES: dict[str, Cli] = {
     ),
     "import of a missing file": Cli(("audit", "import", "{folder}/none.jsonl"), 2, "does not exist"),
     "invalid database URL": Cli(("threads", "list"), 7, "invalid database URL", database="not a url"),
+    # numbers past any sensible bound
+    "thread --limit past any count": Cli(
+        ("threads", "list", "--limit", "99999999999999999999"), 2, "not in the range 1<=x<=1000000000"
+    ),
+    "run --limit past any count": Cli(("runs", "list", "--limit", "99999999999999999999"), 2, "--limit"),
+    "message --limit past any count": Cli(
+        ("messages", "list", "{thread}", "--limit", "99999999999999999999"), 2, "--limit"
+    ),
+    "assistant --limit past any count": Cli(("assistants", "list", "--limit", "1" + "0" * 30), 2, "--limit"),
+    "request timeout that is not a number": Cli(
+        ("--timeout", "nan", "threads", "show", "{thread}", "--remote"), 2, "'nan' is not a finite number"
+    ),
+    "request timeout of forever": Cli(("--timeout", "1e300", "threads", "create"), 2, "0<x<=604800"),
+    "infinite run timeout": Cli(
+        ("runs", "create", "{thread}", "--assistant", "{assistant}", "--wait", "--timeout", "inf"),
+        2,
+        "--timeout",
+    ),
+    "temperature that is not a number": Cli(
+        ("assistants", "create", "--name", "a", "--model", "gpt-4o", "--temperature", "nan"), 2, "finite"
+    ),
+    # bytes that are not UTF-8, keys that cannot be sent
+    "message on stdin that is not UTF-8": Cli(
+        ("messages", "add", "{thread}", "-"), 2, "standard input is not UTF-8 text", stdin=b"ok \xff"
+    ),
+    "endless message on stdin": Cli(
+        ("messages", "add", "{thread}", "-"), 2, "larger than 1 MiB", stdin=b"x" * (1024 * 1024 + 1)
+    ),
+    "metadata argument that is not UTF-8": Cli(
+        ("threads", "create", "--metadata", "k=\udcff"), 2, "argument 8 'k=\\xff' is not UTF-8 text"
+    ),
+    "message argument that is not UTF-8": Cli(("messages", "add", "{thread}", "\udcff"), 2, "not UTF-8"),
+    "non-ASCII API key": Cli(("threads", "create"), 2, "cannot carry", key="sk-caf\u00e9"),
+    "API key with a newline": Cli(("assistants", "list"), 2, "cannot carry", key="sk-local\n"),
+    # files without end
+    "instructions from /dev/zero": Cli(
+        ("assistants", "create", "--name", "a", "--model", "gpt-4o", "--instructions", "@/dev/zero"),
+        2,
+        "/dev/zero is larger than 1 MiB",
+    ),
+    "assistants file from /dev/zero": Cli(("assistants", "apply", "/dev/zero"), 2, "larger than 8 MiB"),
+    "YAML alias bomb": Cli(
+        ("assistants", "apply", "{folder}/alias_bomb.yaml"), 2, "more than 100,000 values"
+    ),
+    "YAML alias that contains itself": Cli(
+        ("assistants", "apply", "{folder}/alias_cycle.yaml"), 2, "contains itself"
+    ),
+    "JSON nested too deeply": Cli(("assistants", "apply", "{folder}/deep.json"), 2, "nested too deeply"),
+    "YAML nested too deeply": Cli(("assistants", "apply", "{folder}/deep.yaml"), 2, "nested too deeply"),
     "unsupported database": Cli(
         ("threads", "list"), 7, "unsupported database 'mysql'", database="mysql://x/y"
     ),
@@ -289,7 +348,7 @@ def test_cli(world: World, name: str) -> None:
     base_url = f"http://127.0.0.1:{closed_port()}/v1" if case.base_url == "unreachable" else server.base_url
     args = ("--db", case.database or world.url, "--base-url", base_url, *(world.fill(a) for a in case.args))
     key = server.api_key if case.key == "server" else case.key
-    assert_one_line_error(invoke(*args, key=key), case.code, world.fill(case.says))
+    assert_one_line_error(invoke(*args, key=key, input=case.stdin), case.code, world.fill(case.says))
 
 
 # The library --------------------------------------------------------------------------------------
@@ -453,6 +512,26 @@ TOOL_CASES: dict[str, Misbehaving] = {
     ),
     "arguments that do not fit": Misbehaving('/tool lookup {"wrong": 1}', "invalid_arguments", "key"),
     "a function the registry lacks": Misbehaving("/tool ghost {}", "unknown_function", "'ghost'"),
+    "arguments with a raw NUL": Misbehaving(
+        '/tool lookup {"key": "a\x00"}', "invalid_arguments", "Invalid control character"
+    ),
+    "a result that is NaN": Misbehaving(
+        '/tool malformed {"kind": "nan"}',
+        "invalid_output",
+        "malformed returned NaN, which is not a JSON number",
+    ),
+    "Infinity inside a result": Misbehaving(
+        '/tool malformed {"kind": "infinity inside"}', "invalid_output", "Infinity, which is not a JSON"
+    ),
+    "a result with a lone surrogate": Misbehaving(
+        '/tool malformed {"kind": "lone surrogate"}', "invalid_output", "a lone surrogate (not Unicode text)"
+    ),
+    "a lone surrogate inside a result": Misbehaving(
+        '/tool malformed {"kind": "lone surrogate inside"}', "invalid_output", "a lone surrogate that"
+    ),
+    "a result with a NUL": Misbehaving(
+        '/tool malformed {"kind": "nul"}', "invalid_output", "text with a NUL character at position 6"
+    ),
 }
 
 

@@ -318,7 +318,7 @@ def test_message_content_rules(client: openai.OpenAI) -> None:
         lambda: create(
             thread_id=thread.id,
             role="user",
-            content=[{"type": "image_url", "image_url": {"url": "u", "detail": "huge"}}],  # type: ignore[typeddict-item]
+            content=[{"type": "image_url", "image_url": {"url": "https://x.test/a.png", "detail": "huge"}}],  # type: ignore[typeddict-item]
         )
     )
     assert detail["param"] == "content[0].image_url.detail"
