@@ -319,3 +319,32 @@ def test_kill_9_around_tool_outputs_on_postgres(serve: Any, postgres_url: str) -
             ("tool_calls", "completed"),
             ("message_creation", "completed"),
         ]
+
+
+def test_kill_9_while_the_model_is_calling_tools(serve: Any, tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    first = serve(url, "--run-latency", "0.3")
+    with first.client() as client:
+        assistant = client.beta.assistants.create(
+            model="gpt-4o", tools=[{"type": "function", "function": {"name": "f"}}]
+        )
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "/sleep 2\n/tool f {}"}])
+        run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        assert wait_for(client, thread.id, run.id, {"in_progress"}).status == "in_progress"
+        steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id).data
+        assert [(s.type, s.status) for s in steps] == [("tool_calls", "in_progress")]
+    first.kill()
+
+    second = serve(url, "--run-latency", "0.3")
+    with second.client() as client:
+        waiting = wait_for(client, thread.id, run.id, {"requires_action"} | TERMINAL)
+        assert waiting.status == "requires_action"
+        steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id).data
+        assert [(s.id, s.type) for s in steps] == [(steps[0].id, "tool_calls")] and len(steps) == 1
+        call = waiting.required_action.submit_tool_outputs.tool_calls[0]
+        assert steps[0].step_details.tool_calls[0].id == call.id
+        done = client.beta.threads.runs.submit_tool_outputs_and_poll(
+            run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "x"}]
+        )
+        assert done.status == "completed"
+        assert [m.content[0].text.value for m in assistant_messages(client, thread.id)] == ["f -> x"]
