@@ -57,8 +57,35 @@ def open_step(tx: Tx, row: RunRow, now: float, details: Obj) -> Obj:
     return step
 
 
+def _unfinished_step(tx: Tx, row: RunRow, kind: str) -> Obj | None:
+    """The step an interrupted attempt at this round left open, if it is of ``kind``; one of
+    another kind is discarded (the model answered differently this time, and no client was ever
+    asked to act on it)."""
+    step = tx.step_by_id(row.driver.get("step_id") or "")
+    if step is None or step["status"] != "in_progress":
+        return None
+    if step["type"] == kind:
+        return step
+    tx.discard_step(step["id"])
+    if row.driver.get("message_id"):
+        tx.discard_message(row.driver["message_id"])
+    row.driver.update(step_id=None, message_id=None)
+    return None
+
+
+def open_tool_step(tx: Tx, row: RunRow, now: float) -> Obj:
+    """The round's tool_calls step (the one an interrupted attempt opened, emptied, if any)."""
+    step = _unfinished_step(tx, row, "tool_calls")
+    if step is not None:
+        step["step_details"]["tool_calls"] = []
+        tx.save_step(step)
+        return step
+    return open_step(tx, row, now, {"type": "tool_calls", "tool_calls": []})
+
+
 def open_message(tx: Tx, row: RunRow, now: float) -> Obj:
     """The round's message_creation step and its empty assistant message (reused on a rerun)."""
+    _unfinished_step(tx, row, "message_creation")
     existing = tx.message_by_id(row.driver.get("message_id") or "")
     if existing is not None and existing["status"] == "in_progress":
         existing["content"] = []

@@ -25,7 +25,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import select, update
 
 from assistdb.server import lifecycle, objects, tables
 from assistdb.server.backends.base import (
@@ -390,7 +390,7 @@ class Runtime:
             if not state.step_open:
                 lifecycle.mark_in_progress(tx, row, now)
                 self._drop_empty_message(tx, row, state, now)
-                lifecycle.open_step(tx, row, now, {"type": "tool_calls", "tool_calls": []})
+                lifecycle.open_tool_step(tx, row, now)
                 tx.save_run(row)
                 state.step_open = True
             step_delta = {"step_details": {"type": "tool_calls", "tool_calls": [tool_call]}}
@@ -417,8 +417,8 @@ class Runtime:
             lifecycle.close_message(tx, row, now, text, cut_short=False)
             lifecycle.complete_step(tx, row, now, objects.usage(0, 0))
         else:
-            tx.connection.execute(delete(tables.messages).where(tables.messages.c.id == state.message_id))
-            tx.connection.execute(delete(tables.steps).where(tables.steps.c.id == row.driver["step_id"]))
+            tx.discard_message(state.message_id)
+            tx.discard_step(row.driver["step_id"])
         state.message_id = None
         state.text.clear()
         row.driver.update(message_id=None, step_id=None)

@@ -263,6 +263,14 @@ class Tx:
     def save_step(self, obj: Obj) -> None:
         self._save(tables.steps, obj)
 
+    def discard_step(self, step_id: str) -> None:
+        """Remove a step that never finished (an interrupted attempt's, replaced by a new one)."""
+        self.connection.execute(delete(tables.steps).where(tables.steps.c.id == step_id))
+
+    def discard_message(self, message_id: str) -> None:
+        """Remove an unfinished message outright (no cursor can have named it in a useful way)."""
+        self.connection.execute(delete(tables.messages).where(tables.messages.c.id == message_id))
+
     def run_steps(self, run_id: str) -> list[Obj]:
         table = tables.steps
         query = select(table.c.body).where(table.c.run_id == run_id).order_by(table.c.seq)

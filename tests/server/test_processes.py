@@ -278,3 +278,73 @@ def test_kill_9_during_an_upstream_stream(serve: Any, tmp_path: Any) -> None:
             steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id).data
             assert [(s.type, s.status) for s in steps] == [("message_creation", "completed")]
         assert len(upstream.requests) == 2
+
+
+def test_kill_9_around_tool_outputs_on_postgres(serve: Any, postgres_url: str) -> None:
+    first, second = (serve(postgres_url, "--run-latency", "0.3") for _ in range(2))
+    with first.client() as client:
+        assistant = client.beta.assistants.create(
+            model="gpt-4o", tools=[{"type": "function", "function": {"name": "f"}}]
+        )
+        thread = client.beta.threads.create(
+            messages=[{"role": "user", "content": "/tool f {}\n/then\n/tool f {}"}]
+        )
+        run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        assert wait_for(client, thread.id, run.id, {"requires_action"}).status == "requires_action"
+    first.kill()  # while the run waits for tool outputs
+
+    with second.client() as client:
+        waiting = client.beta.threads.runs.retrieve(run.id, thread_id=thread.id)
+        call = waiting.required_action.submit_tool_outputs.tool_calls[0]
+        client.beta.threads.runs.submit_tool_outputs(
+            run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "one"}]
+        )
+    second.kill()  # right after a submission, while the second round is being driven
+
+    third = serve(postgres_url, "--run-latency", "0.3")
+    with third.client() as client:
+        again = wait_for(client, thread.id, run.id, {"requires_action"} | TERMINAL)
+        assert again.status == "requires_action"
+        call = again.required_action.submit_tool_outputs.tool_calls[0]
+        done = client.beta.threads.runs.submit_tool_outputs_and_poll(
+            run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "two"}]
+        )
+        assert done.status == "completed"
+        assert [m.content[0].text.value for m in assistant_messages(client, thread.id)] == [
+            "f -> one\nf -> two"
+        ]
+        steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id, order="asc").data
+        assert [(s.type, s.status) for s in steps] == [
+            ("tool_calls", "completed"),
+            ("tool_calls", "completed"),
+            ("message_creation", "completed"),
+        ]
+
+
+def test_kill_9_while_the_model_is_calling_tools(serve: Any, tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    first = serve(url, "--run-latency", "0.3")
+    with first.client() as client:
+        assistant = client.beta.assistants.create(
+            model="gpt-4o", tools=[{"type": "function", "function": {"name": "f"}}]
+        )
+        thread = client.beta.threads.create(messages=[{"role": "user", "content": "/sleep 2\n/tool f {}"}])
+        run = client.beta.threads.runs.create(thread_id=thread.id, assistant_id=assistant.id)
+        assert wait_for(client, thread.id, run.id, {"in_progress"}).status == "in_progress"
+        steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id).data
+        assert [(s.type, s.status) for s in steps] == [("tool_calls", "in_progress")]
+    first.kill()
+
+    second = serve(url, "--run-latency", "0.3")
+    with second.client() as client:
+        waiting = wait_for(client, thread.id, run.id, {"requires_action"} | TERMINAL)
+        assert waiting.status == "requires_action"
+        steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id).data
+        assert [(s.id, s.type) for s in steps] == [(steps[0].id, "tool_calls")] and len(steps) == 1
+        call = waiting.required_action.submit_tool_outputs.tool_calls[0]
+        assert steps[0].step_details.tool_calls[0].id == call.id
+        done = client.beta.threads.runs.submit_tool_outputs_and_poll(
+            run_id=run.id, thread_id=thread.id, tool_outputs=[{"tool_call_id": call.id, "output": "x"}]
+        )
+        assert done.status == "completed"
+        assert [m.content[0].text.value for m in assistant_messages(client, thread.id)] == ["f -> x"]
