@@ -20,7 +20,7 @@ import yaml
 from openai.types.beta import Assistant
 
 from assistdb.errors import InvalidInputError
-from assistdb.repositories.validation import check_id, check_metadata
+from assistdb.repositories.validation import BUILTIN_TOOLS, check_id, check_metadata
 from assistdb.runner import load_tools
 from assistdb.runner.schema import check_name, check_parameters
 
@@ -41,7 +41,6 @@ SPEC_FIELDS = (
     "top_p",
     "response_format",
 )
-BUILTIN_TOOLS = ("code_interpreter", "file_search")
 
 Action = Literal["create", "update", "unchanged"]
 

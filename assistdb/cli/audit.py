@@ -9,26 +9,19 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import click
 
-from assistdb.audit import (
-    RowCounts,
-    UsageReport,
-    VerifyReport,
-    diff_thread,
-    export_archive,
-    import_archive,
-    usage_report,
-    verify,
-)
 from assistdb.audit.usage import GroupBy
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import DateParam, json_option
-from assistdb.cli.output import emit_json, emit_table, note, progress, to_data
+from assistdb.cli.output import emit_json, emit_table, note, progress, say, to_data
 from assistdb.errors import InvalidInputError, NotFoundError, VerificationError
 from assistdb.repositories.validation import check_id
+
+if TYPE_CHECKING:
+    from assistdb.audit import RowCounts, UsageReport, VerifyReport
 
 
 @click.group()
@@ -42,6 +35,8 @@ def audit() -> None:
 @pass_cli
 def verify_command(cli: CliContext, thread_id: str | None, as_json: bool) -> None:
     """Check every hash chain; exit 6 naming the first bad row of each broken chain."""
+    from assistdb.audit.verify import verify
+
     chain_id = check_id("thread", thread_id) if thread_id else None
     report = verify(cli.store, chain_id=chain_id)
     if chain_id is not None and report.chains == 0:
@@ -54,7 +49,7 @@ def verify_command(cli: CliContext, thread_id: str | None, as_json: bool) -> Non
         click.echo(f"ok: {report.chains} chain(s), {report.rows} row(s) verified")
     else:
         for problem in report.problems:
-            click.echo(problem.describe())
+            say(problem.describe())
     if not report.ok:
         raise VerificationError(
             f"{len(report.problems)} of {report.chains} chain(s) do not verify",
@@ -77,11 +72,13 @@ def _report_data(report: VerifyReport) -> dict[str, Any]:
 @pass_cli
 def diff(cli: CliContext, thread_id: str, as_json: bool) -> None:
     """What changed remotely since the last sync, and what vanished (writes nothing)."""
+    from assistdb.audit.diff import diff_thread
+
     result = diff_thread(cli.db, check_id("thread", thread_id))
     if as_json:
         emit_json(result)
         return
-    click.echo(result.to_text())
+    say(result.to_text())
 
 
 @audit.command("usage")
@@ -101,6 +98,8 @@ def usage(
     cli: CliContext, group_by: GroupBy, since: datetime | None, until: datetime | None, as_json: bool
 ) -> None:
     """Tokens used by archived runs, per assistant, model, thread or day."""
+    from assistdb.audit.usage import usage_report
+
     report = usage_report(cli.store, group_by=group_by, since=since, until=until)
     render_usage(report, as_json)
 
@@ -126,6 +125,8 @@ def export(cli: CliContext, file: str, thread_id: str | None) -> None:
     chosen = check_id("thread", thread_id) if thread_id else None
     with progress("exporting rows") as advance:
         if file == "-":
+            from assistdb.audit.export import export_archive
+
             result = export_archive(cli.store, sys.stdout, thread_id=chosen, on_row=advance)
         else:
             result = _export_to_file(cli, Path(file), chosen, advance)
@@ -136,6 +137,8 @@ def _export_to_file(
     cli: CliContext, path: Path, thread_id: str | None, advance: Callable[[int], None]
 ) -> RowCounts:
     """Write next to the target and rename at the end, so a failed export leaves no partial file."""
+    from assistdb.audit.export import export_archive
+
     directory = path.parent if str(path.parent) else Path()
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
@@ -158,6 +161,8 @@ def _export_to_file(
 @pass_cli
 def import_command(cli: CliContext, file: str) -> None:
     """Load a JSONL export into an empty archive, chains and all (`-` reads stdin)."""
+    from assistdb.audit.importing import import_archive
+
     with progress("importing rows") as advance:
         if file == "-":
             result = import_archive(cli.store, sys.stdin, on_row=advance)

@@ -8,7 +8,7 @@ import click
 
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import tools_option
-from assistdb.cli.output import message_text, note
+from assistdb.cli.output import message_text, note, say
 from assistdb.cli.runs import load_tools, raise_unless_completed
 from assistdb.errors import RunError
 
@@ -55,7 +55,7 @@ def chat(cli: CliContext, assistant_id: str, thread_id: str | None, tools_spec: 
             continue
         for message in cli.db.messages.find(thread.id, run_id=run.id):
             if message.role == "assistant":
-                click.echo(message_text(message.to_dict()))
+                say(message_text(message.to_dict()))
         if interactive:
             click.echo(err=True)
     if failed is not None:

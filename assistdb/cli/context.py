@@ -31,20 +31,26 @@ class CliContext:
     database_url: str | None
     client_settings: ClientSettings
     verbose: bool = False
+    _store: Store | None = field(default=None, init=False, repr=False)
     _db: AssistDB | None = field(default=None, init=False, repr=False)
 
     @property
-    def db(self) -> AssistDB:
-        """The archive (migrated on open) with a client built from the settings on first API call."""
-        if self._db is None:
-            from assistdb.repositories import AssistDB
+    def store(self) -> Store:
+        """The archive, migrated on open; reading it imports neither the SDK nor the run engine."""
+        if self._store is None:
+            from assistdb.store import Store
 
-            self._db = AssistDB(self.database_url, client_settings=self.client_settings)
-        return self._db
+            self._store = Store(self.database_url)
+        return self._store
 
     @property
-    def store(self) -> Store:
-        return self.db.store
+    def db(self) -> AssistDB:
+        """The archive with a client built from the settings on first API call (imports the SDK)."""
+        if self._db is None:
+            from assistdb.repositories.facade import AssistDB
+
+            self._db = AssistDB(client_settings=self.client_settings, store=self.store)
+        return self._db
 
     @property
     def resolved_database_url(self) -> str:
@@ -53,9 +59,9 @@ class CliContext:
         return self.database_url or default_database_url()
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        if self._store is not None:
+            self._store.close()
+        self._store = self._db = None
 
 
 pass_cli = click.make_pass_decorator(CliContext)

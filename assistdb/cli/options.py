@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 import click
 
-from assistdb.apply import read_text
 from assistdb.errors import Interrupted, InvalidInputError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -74,6 +73,8 @@ class TextOrFile(click.ParamType[str, Any]):
         text = str(value)
         if not text.startswith("@"):
             return text
+        from assistdb.apply import read_text
+
         return read_text(Path(text[1:]), hint=f"check the path after @ in {text!r}")
 
 

@@ -3,6 +3,11 @@
 Stdout carries only data, so ``assistdb ... --json | jq`` always works; anything meant for the
 person at the terminal (notes, progress bars) goes to stderr, and progress stays silent when
 stderr is not a terminal.
+
+Model output, remote metadata and error messages are untrusted: every human-readable line goes
+through :func:`printable` (via :func:`say`, :func:`note`, tables and fields), so that an escape
+sequence in a message cannot clear the screen, write the clipboard (OSC 52) or reorder what the
+reader sees. ``--json`` is exact JSON, escaped by the JSON encoder.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import os
+import re
 import shutil
 import sys
 import time
@@ -19,16 +26,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from openai import BaseModel as SdkModel
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
-    TextColumn,
-    TimeElapsedColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
@@ -36,7 +34,8 @@ from rich.text import Text
 def to_data(value: Any) -> Any:
     """Plain JSON data: SDK objects in their API shape, library results (dataclasses) as their
     fields, everything else as it is."""
-    if isinstance(value, SdkModel):
+    sdk = sys.modules.get("openai")  # no SDK object can exist unless the SDK was imported
+    if sdk is not None and isinstance(value, sdk.BaseModel):
         return value.to_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return to_data(dataclasses.asdict(value))
@@ -54,41 +53,114 @@ def emit_json(value: Any) -> None:
     click.echo(json.dumps(to_data(value), indent=2, ensure_ascii=False))
 
 
+def _escape_table() -> dict[int, str]:
+    table: dict[int, str] = {}
+    for code in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]:
+        table[code] = f"\\x{code:02x}"
+    # Bidirectional overrides, embeddings and isolates reorder the text around them (the
+    # "Trojan Source" trick); the marks are harmless but invisible, so shown too.
+    for code in [*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C]:
+        table[code] = f"\\u{code:04x}"
+    return table
+
+
+_ESCAPES = _escape_table()
+_ESCAPES_KEEPING_LINES = {code: text for code, text in _ESCAPES.items() if code not in (0x09, 0x0A)}
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def printable(text: str, *, multiline: bool = True) -> str:
+    """``text`` safe to print on a terminal: control characters (ESC and so every CSI/OSC
+    sequence, other C0 and C1 codes, DEL) and bidirectional controls appear as visible escapes
+    such as ``\\x1b`` and ``\\u202e``. Newlines and tabs stay when ``multiline``."""
+    escaped = text.translate(_ESCAPES_KEEPING_LINES if multiline else _ESCAPES)
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", escaped)
+
+
+def say(text: str = "", *, err: bool = False) -> None:
+    """Print a human-readable line (untrusted parts included) with its control characters made
+    visible."""
+    click.echo(printable(text), err=err)
+
+
 def note(text: str) -> None:
     """A message for the person at the terminal, never mixed into the data on stdout."""
-    click.echo(text, err=True)
+    say(text, err=True)
+
+
+def color_enabled() -> bool:
+    """Colour only on a terminal, and never when NO_COLOR is set (https://no-color.org)."""
+    return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
 def _render(renderable: Any) -> None:
-    """Print on stdout: folded to the terminal's width, or unwrapped when piped (for grep and awk);
+    """Print on stdout: fitted to the terminal's width, or unwrapped when piped (for grep and awk);
     without the trailing spaces rich pads lines with."""
-    width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 10_000
+    terminal = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns if terminal else 10_000
     buffer = io.StringIO()
-    Console(file=buffer, width=width, highlight=False, color_system=None).print(renderable)
+    colored = color_enabled()
+    console = Console(
+        file=buffer,
+        width=width,
+        highlight=False,
+        force_terminal=colored,
+        no_color=not colored,
+        color_system="standard" if colored else None,
+    )
+    console.print(renderable)
     for line in buffer.getvalue().splitlines():
         click.echo(line.rstrip())
+
+
+_ID = re.compile(r"^[a-z]+_[A-Za-z0-9]+$")
+STATUS_STYLES = {
+    "completed": "green",
+    "failed": "red",
+    "expired": "red",
+    "cancelled": "red",
+    "incomplete": "red",
+    "queued": "yellow",
+    "in_progress": "yellow",
+    "requires_action": "yellow",
+    "cancelling": "yellow",
+}
 
 
 def emit_table(
     columns: Sequence[str], rows: Iterable[Sequence[Any]], *, empty: str = "nothing found"
 ) -> None:
-    """A readable table on stdout (numbers right-aligned), or a note on stderr when there is
-    nothing to show."""
+    """A readable table on stdout, or a note on stderr when there is nothing to show.
+
+    Numbers are right-aligned; a column of IDs is never wrapped or cut (an ID must stay
+    copyable), other text is cut with an ellipsis to fit the terminal; status is coloured.
+    """
     raw = [list(row) for row in rows]
     if not raw:
         note(empty)
         return
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    cells = [[_cell(value) for value in row] for row in raw]
     for index, name in enumerate(columns):
-        numeric = all(isinstance(row[index], int | float) and not isinstance(row[index], bool) for row in raw)
+        values = [row[index] for row in raw]
+        numeric = all(isinstance(value, int | float) and not isinstance(value, bool) for value in values)
+        ids = all(value is None or _ID.match(str(value)) for value in values)
+        widest = max(len(row[index]) for row in cells)
         table.add_column(
             name.upper(),
-            overflow="fold",
-            no_wrap=name.lower() == "id",
+            no_wrap=True,
+            overflow="ellipsis",
+            min_width=max(widest, len(name)) if ids or numeric else min(len(name), 12),
             justify="right" if numeric else "left",
         )
-    for row in raw:
-        table.add_row(*(Text(_cell(value)) for value in row))
+    status_column = [name.lower() for name in columns].index("status") if "status" in columns else -1
+    for row in cells:
+        table.add_row(
+            *(
+                Text(value, style=STATUS_STYLES.get(value, "") if index == status_column else "")
+                for index, value in enumerate(row)
+            )
+        )
     _render(table)
 
 
@@ -101,11 +173,14 @@ def emit_fields(fields: Iterable[tuple[str, Any]]) -> None:
 
 
 def _cell(value: Any) -> str:
+    """One value on one line, its control characters (newlines too) made visible."""
     if value is None:
         return "-"
     if isinstance(value, Mapping):
-        return ", ".join(f"{key}={item}" for key, item in value.items()) or "-"
-    return str(value)
+        text = ", ".join(f"{key}={item}" for key, item in value.items()) or "-"
+    else:
+        text = str(value)
+    return printable(text, multiline=False)
 
 
 def human_time(unix_seconds: int | float | None, *, now: float | None = None) -> str:
@@ -140,6 +215,15 @@ def progress(description: str, total: int | None = None) -> Iterator[Callable[[i
     if not console.is_terminal:
         yield _no_progress
         return
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     columns = [SpinnerColumn(), TextColumn("{task.description}")]
     if total is not None:
         columns += [BarColumn(), MofNCompleteColumn()]

@@ -6,10 +6,9 @@ from datetime import datetime
 from typing import Any
 
 import click
-from openai.types.beta import Thread
 
-from assistdb.audit import build_transcript
-from assistdb.cli.context import CliContext, pass_cli, require_archived
+from assistdb.cli.archived import Archived, history_command, latest
+from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import (
     DateParam,
     confirm_or_refuse,
@@ -18,11 +17,10 @@ from assistdb.cli.options import (
     remote_option,
     yes_option,
 )
-from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, note, progress, to_data
+from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, note, progress, say, to_data
 from assistdb.errors import ApiError, InvalidInputError
 from assistdb.repositories.validation import check_id
 from assistdb.store import Filters
-from assistdb.sync import sync_threads
 
 
 @click.group()
@@ -30,19 +28,22 @@ def threads() -> None:
     """Create, track, search, sync and read threads."""
 
 
-def _emit_thread(cli: CliContext, thread: Thread, as_json: bool) -> None:
+def _emit_thread(cli: CliContext, found: Archived, as_json: bool) -> None:
+    thread = found.body
     if as_json:
         emit_json(thread)
         return
     reader = cli.store.reader
-    cursor = cli.store.tracking.cursor(thread.id)
+    thread_id = str(thread["id"])
+    cursor = cli.store.tracking.cursor(thread_id)
     emit_fields(
         [
-            ("id", thread.id),
-            ("created", human_time(thread.created_at)),
-            ("metadata", thread.metadata),
-            ("messages", reader.count("message", Filters(thread_id=thread.id))),
-            ("runs", reader.count("run", Filters(thread_id=thread.id))),
+            ("id", thread_id),
+            ("created", human_time(thread.get("created_at"))),
+            ("metadata", thread.get("metadata")),
+            *found.deletion_fields(),
+            ("messages", reader.count("message", Filters(thread_id=thread_id))),
+            ("runs", reader.count("run", Filters(thread_id=thread_id))),
             ("tracked", "yes" if cursor is not None else "no"),
             (
                 "last synced",
@@ -70,7 +71,7 @@ def create(
         params["messages"] = [{"role": "user", "content": text} for text in messages]
     if metadata:
         params["metadata"] = metadata
-    _emit_thread(cli, cli.db.threads.create(**params), as_json)
+    _emit_thread(cli, Archived(cli.db.threads.create(**params).to_dict()), as_json)
 
 
 @threads.command("track")
@@ -149,14 +150,12 @@ def list_threads(
 def show(cli: CliContext, thread_id: str, remote: bool, as_json: bool) -> None:
     """Show a thread, from the archive unless --remote."""
     if remote:
-        thread = cli.db.threads.retrieve(thread_id)
+        found = Archived(cli.db.threads.retrieve(thread_id).to_dict())
     else:
-        thread = require_archived(
-            cli.db.threads.archived(thread_id),
-            f"thread {thread_id}",
-            hint="pass --remote, or `assistdb threads track` it first",
+        found = latest(
+            cli.store, "thread", thread_id, hint="pass --remote, or `assistdb threads track` it first"
         )
-    _emit_thread(cli, thread, as_json)
+    _emit_thread(cli, found, as_json)
 
 
 @threads.command("delete")
@@ -186,6 +185,8 @@ def sync(
     cli: CliContext, thread_ids: tuple[str, ...], all_tracked: bool, full: bool, workers: int, as_json: bool
 ) -> None:
     """Bring archived threads up to date with the API (only what is new, unless --full)."""
+    from assistdb.sync import sync_threads
+
     if bool(thread_ids) == all_tracked:
         raise InvalidInputError("name the threads to sync, or pass --all", hint="not both")
     for thread_id in thread_ids:
@@ -222,5 +223,13 @@ def sync(
 @pass_cli
 def transcript(cli: CliContext, thread_id: str, output_format: str) -> None:
     """The conversation from the archive: messages, runs, tool calls with their outputs, usage."""
+    from assistdb.audit.transcript import build_transcript
+
     built = build_transcript(cli.store, check_id("thread", thread_id))
-    click.echo(built.to_markdown() if output_format == "md" else built.to_json())
+    if output_format == "md":
+        say(built.to_markdown())
+    else:
+        click.echo(built.to_json())
+
+
+threads.add_command(history_command("thread", hint="`assistdb threads track` it first"))

@@ -17,9 +17,7 @@ from sqlalchemy import insert, select
 
 from assistdb.store.archive import now_us
 from assistdb.store.database import Database
-from assistdb.store.schema import ToolCall
-
-TOOL_CALLS = ToolCall.__table__  # type: ignore[attr-defined]
+from assistdb.store.schema import TOOL_CALLS as TOOL_CALLS
 
 
 class AttemptTaken(Exception):
