@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from assistdb.cli.completion import archived_ids
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import json_option
 from assistdb.cli.output import emit_json, say
@@ -132,7 +133,7 @@ def history_command(*types: ObjectType, hint: str) -> click.Command:
     names = " or ".join(LABELS[object_type] for object_type in types)
 
     @click.command("history")
-    @click.argument("object_id", metavar="ID")
+    @click.argument("object_id", metavar="ID", shell_complete=archived_ids(*types))
     @json_option
     @pass_cli
     def history(cli: CliContext, object_id: str, as_json: bool) -> None:

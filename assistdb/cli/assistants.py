@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from assistdb.cli.archived import Archived, history_command, latest, short_json
+from assistdb.cli.completion import archived_ids
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import (
     F,
@@ -106,7 +107,7 @@ def list_assistants(cli: CliContext, archived: bool, limit: int | None, as_json:
 
 
 @assistants.command("show")
-@click.argument("assistant_id")
+@click.argument("assistant_id", shell_complete=archived_ids("assistant"))
 @click.option("--archived", is_flag=True, help="Read the archive instead of the API.")
 @json_option
 @pass_cli
@@ -188,7 +189,7 @@ def create(cli: CliContext, /, as_json: bool, **options: Any) -> None:
 
 
 @assistants.command("update")
-@click.argument("assistant_id")
+@click.argument("assistant_id", shell_complete=archived_ids("assistant"))
 @_assistant_options(creating=False)
 @pass_cli
 def update(cli: CliContext, /, assistant_id: str, as_json: bool, **options: Any) -> None:
@@ -200,7 +201,7 @@ def update(cli: CliContext, /, assistant_id: str, as_json: bool, **options: Any)
 
 
 @assistants.command("delete")
-@click.argument("assistant_id")
+@click.argument("assistant_id", shell_complete=archived_ids("assistant"))
 @yes_option
 @pass_cli
 def delete(cli: CliContext, assistant_id: str, yes: bool) -> None:

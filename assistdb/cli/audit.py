@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, get_args
 import click
 
 from assistdb.audit.usage import GroupBy
+from assistdb.cli.completion import archived_ids
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import DateParam, json_option
 from assistdb.cli.output import emit_json, emit_table, note, progress, say, to_data
@@ -67,7 +68,7 @@ def _report_data(report: VerifyReport) -> dict[str, Any]:
 
 
 @audit.command("diff")
-@click.argument("thread_id")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
 @json_option
 @pass_cli
 def diff(cli: CliContext, thread_id: str, as_json: bool) -> None:

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from assistdb.cli.completion import archived_ids
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import tools_option
 from assistdb.cli.output import message_text, note, say
@@ -16,7 +17,7 @@ EXIT_COMMANDS = ("/exit", "/quit")
 
 
 @click.command()
-@click.argument("assistant_id")
+@click.argument("assistant_id", shell_complete=archived_ids("assistant"))
 @click.option("--thread", "thread_id", metavar="ID", help="Continue this thread (default: a new one).")
 @tools_option
 @pass_cli

@@ -9,6 +9,7 @@ from typing import Any, Literal
 import click
 
 from assistdb.cli.archived import Archived, history_command, latest
+from assistdb.cli.completion import archived_ids
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import json_option, metadata_option, remote_option, thread_option
 from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, message_text, say
@@ -43,7 +44,7 @@ def _emit_message(found: Archived, as_json: bool) -> None:
 
 
 @messages.command("add")
-@click.argument("thread_id")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
 @click.argument("text")
 @click.option("--role", type=click.Choice(["user", "assistant"]), default="user", show_default=True)
 @metadata_option()
@@ -65,7 +66,7 @@ def add(
 
 
 @messages.command("list")
-@click.argument("thread_id")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
 @remote_option
 @click.option("--run", "run_id", metavar="ID", help="Only the messages this run wrote.")
 @click.option("--limit", type=click.IntRange(min=1), help="Show at most this many (the latest).")
@@ -104,7 +105,7 @@ def _preview(text: str, limit: int = 80) -> str:
 
 
 @messages.command("show")
-@click.argument("message_id")
+@click.argument("message_id", shell_complete=archived_ids("message"))
 @thread_option
 @remote_option
 @json_option

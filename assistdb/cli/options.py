@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
+from assistdb.cli.completion import archived_ids
 from assistdb.errors import Interrupted, InvalidInputError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -102,7 +103,11 @@ def wait_timeout_option(command: F) -> F:
 def thread_option(command: F) -> F:
     """``--thread ID``, for objects whose thread the archive may not know yet."""
     return click.option(
-        "--thread", "thread_id", metavar="ID", help="The thread it belongs to (default: as archived)."
+        "--thread",
+        "thread_id",
+        metavar="ID",
+        shell_complete=archived_ids("thread"),
+        help="The thread it belongs to (default: as archived).",
     )(command)
 
 

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from assistdb.cli.archived import Archived, history_command, latest
+from assistdb.cli.completion import archived_ids
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import (
     TextOrFile,
@@ -107,8 +108,15 @@ def _emit_run(cli: CliContext, found: Archived | Run, as_json: bool, *, with_rep
 
 
 @runs.command("create")
-@click.argument("thread_id")
-@click.option("--assistant", "assistant_id", required=True, metavar="ID", help="The assistant to run.")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
+@click.option(
+    "--assistant",
+    "assistant_id",
+    required=True,
+    metavar="ID",
+    shell_complete=archived_ids("assistant"),
+    help="The assistant to run.",
+)
 @tools_option
 @click.option("--wait", is_flag=True, help="Wait for the run to end, answering tool calls with --tools.")
 @click.option("--stream", is_flag=True, help="Wait by streaming events instead of polling (implies --wait).")
@@ -149,7 +157,7 @@ def create(
 
 
 @runs.command("wait")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=archived_ids("run"))
 @thread_option
 @tools_option
 @click.option("--stream", is_flag=True, help="Stream events instead of polling.")
@@ -173,7 +181,7 @@ def wait(
 
 
 @runs.command("cancel")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=archived_ids("run"))
 @thread_option
 @json_option
 @pass_cli
@@ -224,7 +232,7 @@ def list_runs(
 
 
 @runs.command("show")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=archived_ids("run"))
 @thread_option
 @remote_option
 @json_option
@@ -240,7 +248,7 @@ def show(cli: CliContext, run_id: str, thread_id: str | None, remote: bool, as_j
 
 
 @runs.command("steps")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=archived_ids("run"))
 @thread_option
 @remote_option
 @json_option

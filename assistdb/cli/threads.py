@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from assistdb.cli.archived import Archived, history_command, latest
+from assistdb.cli.completion import archived_ids
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import (
     DateParam,
@@ -93,7 +94,13 @@ def track(cli: CliContext, thread_ids: tuple[str, ...], as_json: bool) -> None:
 
 @threads.command("list")
 @metadata_option("Only threads with this metadata pair; repeat to require several.")
-@click.option("--assistant", "assistant_id", metavar="ID", help="Only threads this assistant ran on.")
+@click.option(
+    "--assistant",
+    "assistant_id",
+    metavar="ID",
+    shell_complete=archived_ids("assistant"),
+    help="Only threads this assistant ran on.",
+)
 @click.option("--since", type=DateParam(), help="Only threads created at or after DATE (UTC unless given).")
 @click.option("--until", type=DateParam(), help="Only threads created before DATE.")
 @click.option("--deleted", is_flag=True, help="Include threads deleted remotely (their last archived state).")
@@ -143,7 +150,7 @@ def list_threads(
 
 
 @threads.command("show")
-@click.argument("thread_id")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
 @remote_option
 @json_option
 @pass_cli
@@ -159,7 +166,7 @@ def show(cli: CliContext, thread_id: str, remote: bool, as_json: bool) -> None:
 
 
 @threads.command("delete")
-@click.argument("thread_id")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
 @yes_option
 @pass_cli
 def delete(cli: CliContext, thread_id: str, yes: bool) -> None:
@@ -171,7 +178,7 @@ def delete(cli: CliContext, thread_id: str, yes: bool) -> None:
 
 
 @threads.command("sync")
-@click.argument("thread_ids", nargs=-1, metavar="[THREAD_ID]...")
+@click.argument("thread_ids", nargs=-1, metavar="[THREAD_ID]...", shell_complete=archived_ids("thread"))
 @click.option("--all", "all_tracked", is_flag=True, help="Sync every tracked thread.")
 @click.option(
     "--full", is_flag=True, help="Reconcile everything: edits and deletions too, not only what is new."
@@ -211,7 +218,7 @@ def sync(
 
 
 @threads.command("transcript")
-@click.argument("thread_id")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
 @click.option(
     "--format",
     "output_format",

@@ -99,3 +99,28 @@ def test_completion_of_commands_imports_nothing_heavy() -> None:
     assert "plain,threads" in process.stdout
     imported = {line.split("|")[-1].strip() for line in process.stderr.splitlines() if "|" in line}
     assert not [name for name in imported for root in HEAVY if name == root or name.startswith(root + ".")]
+
+
+def complete(words: str) -> list[str]:
+    """What the bash completion script would offer for ``words`` (the last one being typed)."""
+    env = subprocess_env(
+        _ASSISTDB_COMPLETE="bash_complete", COMP_WORDS=words, COMP_CWORD=str(len(words.split()) - 1)
+    )
+    process = subprocess.run(
+        [sys.executable, "-m", "assistdb"], capture_output=True, text=True, env=env, cwd=REPO, timeout=120
+    )
+    assert process.returncode == 0, process.stderr
+    return [line.split(",", 1)[1] for line in process.stdout.splitlines() if "," in line]
+
+
+def test_completion_offers_archived_ids_of_the_right_kind(sqlite_cli: Cli) -> None:
+    thread = sqlite_cli.json("threads", "create", "--message", "hello")
+    message = sqlite_cli.json("messages", "list", thread["id"])[0]
+    db = f"assistdb --db {sqlite_cli.database_url}"
+    assert complete(f"{db} threads show thread_") == [thread["id"]]
+    assert complete(f"{db} threads show {thread['id'][:-3]}") == [thread["id"]]
+    assert complete(f"{db} messages show m") == [message["id"]]
+    assert complete(f"{db} messages history m") == [message["id"]]
+    assert complete(f"{db} runs show run_") == []
+    assert complete(f"{db} threads show thread_%") == []  # LIKE wildcards are literal
+    assert complete("assistdb --db sqlite:////nonexistent/x.db threads show thr") == []
