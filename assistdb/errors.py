@@ -48,7 +48,15 @@ class AuthenticationError(ApiError):
 
 
 class ApiConnectionError(ApiError):
-    """The API could not be reached."""
+    """The API could not be reached, or did not answer in time (after the SDK's retries)."""
+
+
+class ApiUnreachableError(ApiConnectionError):
+    """Nothing answers at the API's address (connection refused, unknown host): not retried."""
+
+    def __init__(self, message: str, *, hint: str | None = None, base_url: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.base_url = base_url
 
 
 class RunError(AssistDBError):

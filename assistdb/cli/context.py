@@ -6,10 +6,12 @@ an API key, because both are built the first time a command asks for them.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import click
 
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from assistdb.store import Store
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -31,6 +35,9 @@ class CliContext:
     database_url: str | None
     client_settings: ClientSettings
     verbose: bool = False
+    #: The command running (``("runs", "create")``) and its parameters, for error hints.
+    command: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
     _store: Store | None = field(default=None, init=False, repr=False)
     _db: AssistDB | None = field(default=None, init=False, repr=False)
 
@@ -64,7 +71,21 @@ class CliContext:
         self._store = self._db = None
 
 
-pass_cli = click.make_pass_decorator(CliContext)
+def pass_cli(command: Callable[Concatenate[CliContext, P], R]) -> Callable[P, R]:
+    """Pass the :class:`CliContext` first, noting which command runs with which parameters (the
+    error policy names the flag or command that fixes a failure in this situation)."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        ctx = click.get_current_context()
+        state = ctx.find_object(CliContext)
+        if state is None:
+            raise RuntimeError(f"{ctx.command_path} ran outside the assistdb root command")
+        state.command = tuple(ctx.command_path.split()[1:])
+        state.params = dict(ctx.params)
+        return command(state, *args, **kwargs)
+
+    return run
 
 
 def require_archived(found: T | None, what: str, *, hint: str) -> T:

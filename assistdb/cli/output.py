@@ -50,7 +50,15 @@ def to_data(value: Any) -> Any:
 
 def emit_json(value: Any) -> None:
     """One JSON document on stdout."""
-    click.echo(json.dumps(to_data(value), indent=2, ensure_ascii=False))
+    emit_json_text(json.dumps(to_data(value), indent=2, ensure_ascii=False))
+
+
+def emit_json_text(text: str) -> None:
+    """A JSON document on stdout, with the characters a terminal would act on (C1 controls, DEL,
+    bidirectional controls, lone surrogates) written as ``\\uXXXX`` escapes: the same JSON value,
+    harmless on a screen. (The encoder already escapes C0 controls, ESC among them.)"""
+    escaped = text.translate(_JSON_ESCAPES)
+    click.echo(_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", escaped))
 
 
 def _escape_table() -> dict[int, str]:
@@ -65,6 +73,7 @@ def _escape_table() -> dict[int, str]:
 
 
 _ESCAPES = _escape_table()
+_JSON_ESCAPES = {code: f"\\u{code:04x}" for code in _ESCAPES if code >= 0x7F}
 _ESCAPES_KEEPING_LINES = {code: text for code, text in _ESCAPES.items() if code not in (0x09, 0x0A)}
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -166,21 +175,23 @@ def emit_table(
 
 def emit_fields(fields: Iterable[tuple[str, Any]]) -> None:
     """``name: value`` lines, for showing one object."""
-    pairs = [(name, _cell(value)) for name, value in fields]
+    pairs = [(name, _cell(value, multiline=True)) for name, value in fields]
     width = max((len(name) for name, _ in pairs), default=0)
     for name, value in pairs:
+        # A value of several lines (instructions, say) continues under its first line.
+        value = value.replace("\n", "\n" + " " * (width + 2))
         click.echo(f"{name + ':':<{width + 1}} {value}")
 
 
-def _cell(value: Any) -> str:
-    """One value on one line, its control characters (newlines too) made visible."""
+def _cell(value: Any, *, multiline: bool = False) -> str:
+    """A value as text, its control characters (newlines too, unless ``multiline``) made visible."""
     if value is None:
         return "-"
     if isinstance(value, Mapping):
         text = ", ".join(f"{key}={item}" for key, item in value.items()) or "-"
     else:
         text = str(value)
-    return printable(text, multiline=False)
+    return printable(text, multiline=multiline)
 
 
 def human_time(unix_seconds: int | float | None, *, now: float | None = None) -> str:

@@ -18,7 +18,17 @@ from assistdb.cli.options import (
     remote_option,
     yes_option,
 )
-from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, note, progress, say, to_data
+from assistdb.cli.output import (
+    emit_fields,
+    emit_json,
+    emit_json_text,
+    emit_table,
+    human_time,
+    note,
+    progress,
+    say,
+    to_data,
+)
 from assistdb.errors import ApiError, InvalidInputError
 from assistdb.repositories.validation import check_id
 from assistdb.store import Filters
@@ -236,7 +246,7 @@ def transcript(cli: CliContext, thread_id: str, output_format: str) -> None:
     if output_format == "md":
         say(built.to_markdown())
     else:
-        click.echo(built.to_json())
+        emit_json_text(built.to_json())
 
 
 threads.add_command(history_command("thread", hint="`assistdb threads track` it first"))
