@@ -102,16 +102,19 @@ def color_enabled() -> bool:
     return sys.stdout.isatty() and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
 
 
-def _render(renderable: Any) -> None:
-    """Print on stdout: fitted to the terminal's width, or unwrapped when piped (for grep and awk);
-    without the trailing spaces rich pads lines with."""
-    terminal = sys.stdout.isatty()
-    width = shutil.get_terminal_size().columns if terminal else 10_000
+def _terminal_width() -> int | None:
+    """The terminal's width, or None when stdout is piped (then lines are never cut)."""
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+
+
+def _render(renderable: Any, width: int | None) -> None:
+    """Print on stdout at ``width`` (None: unlimited), without the trailing spaces rich pads
+    lines with."""
     buffer = io.StringIO()
     colored = color_enabled()
     console = Console(
         file=buffer,
-        width=width,
+        width=width or 10_000,
         highlight=False,
         force_terminal=colored,
         no_color=not colored,
@@ -122,6 +125,28 @@ def _render(renderable: Any) -> None:
         click.echo(line.rstrip())
 
 
+def fit_widths(natural: Sequence[int], fixed: Sequence[bool], available: int) -> list[int | None]:
+    """The widest each column may be so that a row fits ``available`` characters: fixed columns
+    (IDs, numbers) and short ones (a status, a time) keep their width, the others share what is
+    left, the narrow ones first. None means the column keeps its natural width."""
+    limits: list[int | None] = [None] * len(natural)
+    if sum(natural) <= available:
+        return limits
+    fixed = [keep or width <= SHORT_COLUMN for width, keep in zip(natural, fixed, strict=True)]
+    left = available - sum(width for width, keep in zip(natural, fixed, strict=True) if keep)
+    flexible = sorted(
+        (width, index) for index, (width, keep) in enumerate(zip(natural, fixed, strict=True)) if not keep
+    )
+    for position, (width, index) in enumerate(flexible):
+        share = max(left // (len(flexible) - position), 4)
+        if width > share:
+            limits[index] = share
+            width = share
+        left -= width
+    return limits
+
+
+SHORT_COLUMN = 16  # "requires_action", "59 minutes ago": never worth cutting
 _ID = re.compile(r"^[a-z]+_[A-Za-z0-9]+$")
 STATUS_STYLES = {
     "completed": "green",
@@ -148,29 +173,40 @@ def emit_table(
     if not raw:
         note(empty)
         return
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     cells = [[_cell(value) for value in row] for row in raw]
-    for index, name in enumerate(columns):
-        values = [row[index] for row in raw]
-        numeric = all(isinstance(value, int | float) and not isinstance(value, bool) for value in values)
-        ids = all(value is None or _ID.match(str(value)) for value in values)
-        widest = max(len(row[index]) for row in cells)
+    numeric = [
+        all(isinstance(row[i], int | float) and not isinstance(row[i], bool) for row in raw)
+        for i in range(len(columns))
+    ]
+    fixed = [
+        numeric[i] or all(row[i] is None or _ID.match(str(row[i])) for row in raw)
+        for i in range(len(columns))
+    ]
+    natural = [max(len(name), *(len(row[i]) for row in cells)) for i, name in enumerate(columns)]
+    width = _terminal_width()
+    gaps = 2 * (len(columns) - 1)
+    limits = fit_widths(natural, fixed, width - gaps) if width is not None else [None] * len(columns)
+    if width is not None:
+        # IDs are never cut: a terminal too narrow for them gets longer lines rather than broken IDs.
+        width = max(width, gaps + sum(limit or natural[i] for i, limit in enumerate(limits)))
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
+    for i, name in enumerate(columns):
         table.add_column(
             name.upper(),
             no_wrap=True,
             overflow="ellipsis",
-            min_width=max(widest, len(name)) if ids or numeric else min(len(name), 12),
-            justify="right" if numeric else "left",
+            max_width=limits[i],
+            justify="right" if numeric[i] else "left",
         )
     status_column = [name.lower() for name in columns].index("status") if "status" in columns else -1
     for row in cells:
         table.add_row(
             *(
-                Text(value, style=STATUS_STYLES.get(value, "") if index == status_column else "")
-                for index, value in enumerate(row)
+                Text(value, style=STATUS_STYLES.get(value, "") if i == status_column else "")
+                for i, value in enumerate(row)
             )
         )
-    _render(table)
+    _render(table, width)
 
 
 def emit_fields(fields: Iterable[tuple[str, Any]]) -> None:
