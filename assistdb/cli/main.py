@@ -24,6 +24,7 @@ COMMANDS = {
     "threads": "assistdb.cli.threads:threads",
     "messages": "assistdb.cli.messages:messages",
     "runs": "assistdb.cli.runs:runs",
+    "search": "assistdb.cli.search:search",
     "chat": "assistdb.cli.chat:chat",
     "audit": "assistdb.cli.audit:audit",
     "db": "assistdb.cli.db:db",

@@ -143,3 +143,13 @@ TRACKED = Table(
 )
 
 ARCHIVE_TABLES = ("versions", "tool_calls")
+
+#: The full-text index of message text (migration 0003): an FTS5 virtual table (and its shadow
+#: tables) on SQLite, a table with a generated ``tsvector`` on PostgreSQL; written only by a
+#: trigger, so it is not modelled here.
+SEARCH_INDEX = "message_search"
+
+
+def is_modelled(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name`` hook: compare everything but the search index with the models."""
+    return not (type_ == "table" and name is not None and name.startswith(SEARCH_INDEX))

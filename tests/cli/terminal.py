@@ -24,18 +24,22 @@ class Terminal:
     process: subprocess.Popen[bytes]
     master: int
     output: bytearray = field(default_factory=bytearray)
+    consumed: int = 0  # how far read_until has matched
 
     def read_until(self, text: str, timeout: float = 30.0) -> str:
-        """Read output until ``text`` appears; everything read so far, decoded."""
+        """Read output until ``text`` appears after what earlier calls consumed; everything read
+        so far, decoded."""
         deadline = time.monotonic() + timeout
-        while text.encode() not in self.output:
+        wanted = text.encode()
+        while self.output.find(wanted, self.consumed) < 0:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise AssertionError(f"{text!r} never appeared in {self.text!r}")
             if not self._read(min(remaining, 0.2)) and self.process.poll() is not None:
                 self._read(0.2)
-                if text.encode() not in self.output:
+                if self.output.find(wanted, self.consumed) < 0:
                     raise AssertionError(f"exited {self.process.returncode} before {text!r}: {self.text!r}")
+        self.consumed = self.output.find(wanted, self.consumed) + len(wanted)
         return self.text
 
     def type(self, keys: str) -> None:

@@ -9,7 +9,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import text
 
 from assistdb.cli import cli
-from assistdb.store import Database, default_database_path
+from assistdb.store import Database, default_database_path, migrations
 from tests.cli.conftest import CLEARED, assert_one_line_error
 
 
@@ -32,15 +32,16 @@ def test_path_names_the_file_without_opening_anything(tmp_path: Path) -> None:
 
 
 def test_current_and_upgrade(database_url: str) -> None:
+    head = migrations.head_revision()
     fresh = invoke("--db", database_url, "db", "current")
     assert fresh.exit_code == 0
-    assert fresh.stdout.startswith("empty (head is 0001")
+    assert fresh.stdout.startswith(f"empty (head is {head}")
     upgraded = invoke("--db", database_url, "db", "upgrade")
-    assert upgraded.exit_code == 0 and "from empty to 0001" in upgraded.stderr and upgraded.stdout == ""
-    assert invoke("--db", database_url, "db", "current").stdout.strip() == "0001 (head)"
+    assert upgraded.exit_code == 0 and f"from empty to {head}" in upgraded.stderr and upgraded.stdout == ""
+    assert invoke("--db", database_url, "db", "current").stdout.strip() == f"{head} (head)"
     state = json.loads(invoke("--db", database_url, "db", "current", "--json").stdout)
-    assert (state["current"], state["head"], state["up_to_date"]) == ("0001", "0001", True)
-    assert "already at 0001" in invoke("--db", database_url, "db", "upgrade").stderr
+    assert (state["current"], state["head"], state["up_to_date"]) == (head, head, True)
+    assert f"already at {head}" in invoke("--db", database_url, "db", "upgrade").stderr
 
 
 def test_an_archive_from_a_newer_assistdb_is_refused(database_url: str) -> None:

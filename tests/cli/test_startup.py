@@ -57,6 +57,7 @@ def imported_by(*args: str, env: dict[str, str] | None = None) -> tuple[int, lis
         ("assistants", "list", "--archived"),
         ("assistants", "--help"),
         ("runs", "--help"),
+        ("search", "hello"),
     ],
 )
 def test_archive_reads_and_help_import_neither_the_sdk_nor_the_server(

@@ -14,7 +14,7 @@ from sqlalchemy import inspect, text
 
 from assistdb.errors import SchemaTooNewError
 from assistdb.store import Database, Store, migrations
-from assistdb.store.schema import metadata
+from assistdb.store.schema import is_modelled, metadata
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,7 +32,8 @@ def test_autogenerate_finds_no_difference_between_models_and_migrations(database
     store = Store(database_url)
     with store.database.read() as connection:
         differences = compare_metadata(
-            MigrationContext.configure(connection, opts={"compare_type": True}), metadata
+            MigrationContext.configure(connection, opts={"compare_type": True, "include_name": is_modelled}),
+            metadata,
         )
     store.close()
 
