@@ -100,9 +100,10 @@ def cli_hint(error: AssistDBError, command: tuple[str, ...], params: dict[str, A
         return "check --base-url or OPENAI_BASE_URL; `assistdb serve` starts a local server"
     if isinstance(error, ApiConnectionError):
         return "retry; --timeout SECONDS gives each request longer, --max-retries N retries more"
-    if isinstance(error, NotFoundError) and error.message.startswith("Invalid URL"):
+    remote_miss = isinstance(error, NotFoundError) and error.status_code is not None
+    if remote_miss and error.message.startswith("Invalid URL"):
         return "does --base-url or OPENAI_BASE_URL end in /v1?"
-    if isinstance(error, NotFoundError) and not error.message.startswith("the archive has no"):
+    if remote_miss:
         kind = _missing_kind(error.message, params)
         return f"check the ID; {_LISTERS[kind]}" if kind else "check the ID"
     if isinstance(error, RunTimeoutError) and waiting:

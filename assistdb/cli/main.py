@@ -30,6 +30,7 @@ COMMANDS = {
     "db": "assistdb.cli.db:db",
     "demo": "assistdb.cli.demo:demo",
     "serve": "assistdb.cli.serve:serve",
+    "docs": "assistdb.cli.docs:docs",
 }
 
 

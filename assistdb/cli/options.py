@@ -40,7 +40,14 @@ class MetadataPair(click.ParamType[tuple[str, str], Any]):
 def _metadata_dict(
     ctx: click.Context, param: click.Parameter, pairs: tuple[tuple[str, str], ...]
 ) -> dict[str, str] | None:
-    return dict(pairs) if pairs else None
+    found: dict[str, str] = {}
+    for key, value in pairs:
+        if key in found and found[key] != value:
+            raise click.BadParameter(
+                f"{key!r} is given twice ({found[key]!r} and {value!r}); give each key once", ctx, param
+            )
+        found[key] = value
+    return found or None
 
 
 def metadata_option(help_text: str = "Metadata pair; repeat for more.") -> Callable[[F], F]:

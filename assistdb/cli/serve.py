@@ -81,7 +81,7 @@ def serve(
     seed: int | None,
     state_file: Path | None,
 ) -> None:
-    """Serve a local, offline Assistants v2 API (see docs/server.md)."""
+    """Serve a local, offline Assistants v2 API (`assistdb docs server` describes it)."""
     from assistdb.server.app import AssistantsApp
     from assistdb.server.config import ServerConfig
     from assistdb.server.serving import ServingServer, bind_socket

@@ -93,13 +93,17 @@ def track(cli: CliContext, thread_ids: tuple[str, ...], as_json: bool) -> None:
     """Adopt threads created elsewhere: archive them and keep them in sync from now on."""
     for thread_id in thread_ids:
         check_id("thread", thread_id)
-    tracked = [cli.db.threads.track(thread_id) for thread_id in thread_ids]
+    tracked = []
+    with progress("tracking threads", total=len(thread_ids)) as advance:
+        for thread_id in dict.fromkeys(thread_ids):
+            tracked.append(cli.db.threads.track(thread_id))
+            advance(1)
     if as_json:
         emit_json(tracked)
         return
-    for thread in tracked:
-        note(f"tracking {thread.id}")
-    note("run `assistdb threads sync` to archive their messages and runs")
+    listed = ", ".join(thread.id for thread in tracked[:3]) + (", …" if len(tracked) > 3 else "")
+    note(f"tracking {len(tracked)} thread(s): {listed}")
+    note("run `assistdb threads sync --all` to archive their messages and runs")
 
 
 @threads.command("list")
@@ -155,7 +159,11 @@ def list_threads(
             + (["yes" if body.get("deleted") else ""] if deleted else [])
             for body in found
         ),
-        empty="no threads in the archive (create one, or `assistdb threads track ID`)",
+        empty=(
+            "no archived thread matches (`assistdb threads list` without filters shows them all)"
+            if metadata or assistant_id or since or until
+            else "no threads in the archive (create one, or `assistdb threads track ID`)"
+        ),
     )
 
 

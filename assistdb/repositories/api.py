@@ -90,8 +90,9 @@ def api_error(exc: openai.APIError) -> errors.AssistDBError:
             return errors.NotFoundError(
                 f"{message} at {redact(str(exc.request.url.copy_with(query=None)))}",
                 hint="does the base URL (OPENAI_BASE_URL) end in /v1?",
+                status_code=status,
             )
-        return errors.NotFoundError(message, hint="check the ID")
+        return errors.NotFoundError(message, hint="check the ID", status_code=status)
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return errors.AuthenticationError(
             f"the API rejected the key: {message}",
