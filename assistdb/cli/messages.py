@@ -80,10 +80,12 @@ def list_messages(
     if remote:
         found = [m.to_dict() for m in cli.db.messages.list(thread_id, order="asc", run_id=run_id)]
     else:
-        # An unknown thread is exit 3, as for `threads show`; a known one may have no messages.
-        latest(cli.store, "thread", thread_id, hint="`assistdb threads track` it, or pass --remote")
-        filters = Filters(thread_id=thread_id, run_id=check_id("run", run_id) if run_id else None)
+        filters = Filters(
+            thread_id=check_id("thread", thread_id), run_id=check_id("run", run_id) if run_id else None
+        )
         found = [stored.body for stored in cli.store.reader.iter_find("message", filters)]
+        if not found:  # an unknown thread is exit 3, as for `threads show`; a known one may be empty
+            latest(cli.store, "thread", thread_id, hint="`assistdb threads track` it, or pass --remote")
     if limit is not None:
         found = found[-limit:]
     if as_json:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from click.testing import CliRunner
 
 from assistdb.cli import cli
+from assistdb.repositories import api
 from tests.cli.conftest import CLEARED, Cli, assert_one_line_error
 
 
@@ -48,3 +49,10 @@ def test_the_server_guide_is_printed_by_the_cli() -> None:
     guide = runner.invoke(cli, ["docs", "server"], env=env)
     assert guide.exit_code == 0 and guide.stdout.startswith("# ") and "/tool" in guide.stdout
     assert_one_line_error(runner.invoke(cli, ["docs", "nope"], env=env), 3, "server")
+
+
+def test_messages_of_a_thread_the_archive_only_knows_through_them_are_listed(sqlite_cli: Cli) -> None:
+    thread = api.call(sqlite_cli.sdk.beta.threads.create)  # made elsewhere: not archived
+    added = sqlite_cli.json("messages", "add", thread.id, "hello")
+    assert [m["id"] for m in sqlite_cli.json("messages", "list", thread.id)] == [added["id"]]
+    assert_one_line_error(sqlite_cli("messages", "list", "thread_nope"), 3, "threads track")
