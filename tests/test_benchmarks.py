@@ -30,6 +30,8 @@ def test_every_benchmark_runs_at_tiny_sizes() -> None:
         "Peak memory",
         "sync_threads over",
         "Run end detection",
+        "Start-up time",
+        "Full-text search over",
     ):
         assert title in finished.stdout
     assert "| " in finished.stdout
