@@ -53,15 +53,14 @@ def make_client(settings: ClientSettings | None = None) -> openai.OpenAI:
     from assistdb.transport import fail_fast
 
     s, kwargs = _client_kwargs(settings)
-    http_client = openai.DefaultHttpxClient(proxy=s.proxy) if s.proxy else openai.DefaultHttpxClient()
+    if s.proxy:
+        kwargs["http_client"] = openai.DefaultHttpxClient(proxy=s.proxy)
     client: openai.OpenAI
     if s.azure_endpoint:
-        client = openai.AzureOpenAI(
-            azure_endpoint=s.azure_endpoint, api_version=s.api_version, http_client=http_client, **kwargs
-        )
+        client = openai.AzureOpenAI(azure_endpoint=s.azure_endpoint, api_version=s.api_version, **kwargs)
     else:
-        client = openai.OpenAI(base_url=s.base_url, http_client=http_client, **kwargs)
-    fail_fast(http_client, str(client.base_url).rstrip("/"))
+        client = openai.OpenAI(base_url=s.base_url, **kwargs)
+    fail_fast(client._client, str(client.base_url).rstrip("/"))
     return client
 
 
@@ -72,17 +71,14 @@ def make_async_client(settings: ClientSettings | None = None) -> openai.AsyncOpe
     from assistdb.transport import fail_fast
 
     s, kwargs = _client_kwargs(settings)
-    http_client = (
-        openai.DefaultAsyncHttpxClient(proxy=s.proxy) if s.proxy else openai.DefaultAsyncHttpxClient()
-    )
+    if s.proxy:
+        kwargs["http_client"] = openai.DefaultAsyncHttpxClient(proxy=s.proxy)
     client: openai.AsyncOpenAI
     if s.azure_endpoint:
-        client = openai.AsyncAzureOpenAI(
-            azure_endpoint=s.azure_endpoint, api_version=s.api_version, http_client=http_client, **kwargs
-        )
+        client = openai.AsyncAzureOpenAI(azure_endpoint=s.azure_endpoint, api_version=s.api_version, **kwargs)
     else:
-        client = openai.AsyncOpenAI(base_url=s.base_url, http_client=http_client, **kwargs)
-    fail_fast(http_client, str(client.base_url).rstrip("/"))
+        client = openai.AsyncOpenAI(base_url=s.base_url, **kwargs)
+    fail_fast(client._client, str(client.base_url).rstrip("/"))
     return client
 
 

@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import openai  # noqa: F401  (imported up front: the bounds below time the failure, not the import)
 import pytest
 from click.testing import CliRunner, Result
 
