@@ -1,7 +1,8 @@
 """``assistdb chat``: a conversation with an assistant in the terminal, or driven through a pipe.
 
 At a terminal, lines are edited and recalled with readline (history kept between chats), and
-slash commands inspect the session. Every message and run is archived as it happens; ``--save``
+slash commands inspect the session, and replies are printed as they stream in. Every message
+and run is archived as it happens; ``--save``
 also appends the conversation to a Markdown file as it goes. A run that asks for tools the chat
 was not given is cancelled with a clear note, so the thread stays usable for the next line.
 """
@@ -12,14 +13,14 @@ import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
 
 import click
 
 from assistdb.cli.completion import archived_ids
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import tools_option
-from assistdb.cli.output import emit_table, human_time, message_text, note, say
+from assistdb.cli.output import emit_table, human_time, message_text, note, printable, say
 from assistdb.cli.runs import load_tools, raise_unless_completed
 from assistdb.errors import InvalidInputError, RunError
 from assistdb.store import Filters
@@ -84,7 +85,11 @@ def chat(
                 continue
             cli.db.messages.create(thread.id, content=text)
             _append(saved, f"**you**: {text}")
-            run = cli.db.runs.create_and_wait(thread.id, assistant_id=assistant_id, tools=tools)
+            shown = _StreamedReplies()
+            # At a terminal the reply streams in as it is written; piped, whole replies suffice.
+            run = cli.db.runs.create_and_wait(
+                thread.id, assistant_id=assistant_id, tools=tools, stream=interactive, on_event=shown
+            )
             if run.status == "requires_action" and tools is None:
                 run = _refuse_tools(cli, run)
             try:
@@ -97,7 +102,7 @@ def chat(
             for stored in cli.store.reader.find("message", Filters(thread_id=thread.id, run_id=run.id)):
                 if stored.body.get("role") == "assistant":
                     reply = message_text(stored.body)
-                    say(reply)
+                    shown.finish(str(stored.body.get("id")), reply)
                     _append(saved, f"**assistant**: {reply}")
             if interactive:
                 note("")
@@ -106,6 +111,39 @@ def chat(
             saved.close()
     if failed:
         raise click.exceptions.Exit(RunError.exit_code)  # already printed, as it happened
+
+
+class _StreamedReplies:
+    """Prints the assistant's text as its deltas stream in, escaped like every other output,
+    and afterwards whatever the stream did not show (it may break, and the run is polled)."""
+
+    def __init__(self) -> None:
+        self.printed: dict[str, str] = {}
+        self.finished: set[str] = set()
+
+    def __call__(self, event: Any) -> None:
+        if getattr(event, "event", None) != "thread.message.delta":
+            return
+        delta = event.data
+        for part in getattr(delta.delta, "content", None) or ():
+            value = part.text.value if part.type == "text" and part.text is not None else None
+            if value:
+                self.printed[delta.id] = self.printed.get(delta.id, "") + value
+                click.echo(printable(value), nl=False)
+                sys.stdout.flush()
+
+    def finish(self, message_id: str, text: str) -> None:
+        """Complete the message on screen: the part not streamed (all of it, if none was)."""
+        if message_id in self.finished:
+            return
+        self.finished.add(message_id)
+        printed = self.printed.get(message_id, "")
+        if printed and text.startswith(printed):
+            say(text[len(printed) :])
+        else:
+            if printed:
+                say()  # a broken stream: start the whole reply on a line of its own
+            say(text)
 
 
 def _line_reader(interactive: bool) -> Callable[[], str | None]:

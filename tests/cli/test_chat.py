@@ -123,7 +123,7 @@ def test_a_person_at_a_terminal_edits_lines_recalls_them_and_uses_slash_commands
     terminal = start_terminal(*args, env=env)
     terminal.read_until("you> ")
     terminal.type("helo\x1b[D\x1b[Dl\r")  # two Left arrows, then insert an "l": "hello"
-    terminal.read_until("You said: hello")
+    terminal.read_until("You said: hello")  # streamed in as the deltas came
     terminal.read_until("you> ")
     terminal.type("/tools\r")
     terminal.read_until("no tools")
@@ -137,3 +137,25 @@ def test_a_person_at_a_terminal_edits_lines_recalls_them_and_uses_slash_commands
     code, _ = terminal.finish()
     assert code == 0
     assert "hello" in (tmp_path / "assistdb" / "chat_history").read_text()
+
+
+def test_a_streamed_run_shows_its_text_deltas_to_the_caller(sqlite_cli: Cli) -> None:
+    from assistdb.repositories.facade import AssistDB
+
+    with AssistDB(sqlite_cli.database_url, client=sqlite_cli.server.client()) as db:
+        assistant = db.assistants.create(model="gpt-4o", name="c")
+        thread = db.threads.create(messages=[{"role": "user", "content": "stream this reply to me"}])
+        events: list[Any] = []
+        run = db.runs.create_and_wait(
+            thread.id, assistant_id=assistant.id, stream=True, on_event=events.append
+        )
+        assert run.status == "completed"
+        deltas = "".join(
+            part.text.value
+            for event in events
+            if event.event == "thread.message.delta"
+            for part in event.data.delta.content or ()
+            if part.type == "text"
+        )
+        reply = next(m for m in db.messages.find(thread.id, run_id=run.id) if m.role == "assistant")
+        assert deltas == reply.content[0].text.value == "You said: stream this reply to me"  # type: ignore[union-attr]
