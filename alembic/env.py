@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from alembic import context
 from assistdb.server.tables import metadata as server_metadata
 from assistdb.store.database import Database, parse_database_url
-from assistdb.store.schema import metadata
+from assistdb.store.schema import is_modelled, metadata
 
 config = context.config
 
@@ -31,6 +31,7 @@ def _configure(connection: Connection | None = None, url: str | None = None) -> 
         connection=connection,
         url=url,
         target_metadata=[metadata, server_metadata],
+        include_name=is_modelled,
         render_as_batch=True,
         compare_type=True,
         literal_binds=connection is None,

@@ -20,9 +20,10 @@ import yaml
 from openai.types.beta import Assistant
 
 from assistdb.errors import InvalidInputError
-from assistdb.repositories.validation import check_id, check_metadata
+from assistdb.repositories.validation import BUILTIN_TOOLS, check_id, check_metadata
 from assistdb.runner import load_tools
 from assistdb.runner.schema import check_name, check_parameters
+from assistdb.text_files import read_text
 
 if TYPE_CHECKING:
     from assistdb.repositories import AssistDB
@@ -41,7 +42,6 @@ SPEC_FIELDS = (
     "top_p",
     "response_format",
 )
-BUILTIN_TOOLS = ("code_interpreter", "file_search")
 
 Action = Literal["create", "update", "unchanged"]
 
@@ -101,38 +101,10 @@ class Applied:
 # Reading and checking the file -----------------------------------------------------------------
 
 
-#: The most ``read_text`` reads by default (``@FILE`` options, ``instructions_file``): over four
-#: times the API's 256,000 characters of instructions, even in four-byte UTF-8.
-MAX_TEXT_FILE_BYTES = 1024 * 1024
 #: The most an assistants file may hold, in bytes and in values once YAML aliases are expanded
 #: (a few aliases can stand for billions of values: the "billion laughs").
 MAX_SPEC_FILE_BYTES = 8 * 1024 * 1024
 MAX_SPEC_VALUES = 100_000
-
-
-def read_text(path: Path, *, hint: str, limit: int = MAX_TEXT_FILE_BYTES) -> str:
-    """A UTF-8 text file's content, or a one-line error saying why it cannot be read.
-
-    At most ``limit`` bytes are read, so that ``@/dev/zero`` or a huge file ends at once."""
-    try:
-        with path.open("rb") as stream:
-            data = stream.read(limit + 1)
-    except FileNotFoundError:
-        raise InvalidInputError(f"{path} does not exist", hint=hint) from None
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {path}: {exc.strerror}", hint=hint) from None
-    if len(data) > limit:
-        raise InvalidInputError(
-            f"{path} is larger than {_size(limit)}", hint=f"{hint}; files are read up to {_size(limit)}"
-        )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidInputError(f"cannot read {path}: it is not UTF-8 text", hint=hint) from None
-
-
-def _size(limit: int) -> str:
-    return f"{limit // (1024 * 1024)} MiB" if limit % (1024 * 1024) == 0 else f"{limit} bytes"
 
 
 def load_specs(path: str | Path) -> list[AssistantSpec]:

@@ -50,24 +50,36 @@ def make_client(settings: ClientSettings | None = None) -> openai.OpenAI:
     """An ``OpenAI`` (or ``AzureOpenAI``) client; its key is registered for redaction."""
     import openai
 
+    from assistdb.transport import fail_fast
+
     s, kwargs = _client_kwargs(settings)
     if s.proxy:
         kwargs["http_client"] = openai.DefaultHttpxClient(proxy=s.proxy)
+    client: openai.OpenAI
     if s.azure_endpoint:
-        return openai.AzureOpenAI(azure_endpoint=s.azure_endpoint, api_version=s.api_version, **kwargs)
-    return openai.OpenAI(base_url=s.base_url, **kwargs)
+        client = openai.AzureOpenAI(azure_endpoint=s.azure_endpoint, api_version=s.api_version, **kwargs)
+    else:
+        client = openai.OpenAI(base_url=s.base_url, **kwargs)
+    fail_fast(client._client, str(client.base_url).rstrip("/"))
+    return client
 
 
 def make_async_client(settings: ClientSettings | None = None) -> openai.AsyncOpenAI:
     """The asyncio twin of :func:`make_client`."""
     import openai
 
+    from assistdb.transport import fail_fast
+
     s, kwargs = _client_kwargs(settings)
     if s.proxy:
         kwargs["http_client"] = openai.DefaultAsyncHttpxClient(proxy=s.proxy)
+    client: openai.AsyncOpenAI
     if s.azure_endpoint:
-        return openai.AsyncAzureOpenAI(azure_endpoint=s.azure_endpoint, api_version=s.api_version, **kwargs)
-    return openai.AsyncOpenAI(base_url=s.base_url, **kwargs)
+        client = openai.AsyncAzureOpenAI(azure_endpoint=s.azure_endpoint, api_version=s.api_version, **kwargs)
+    else:
+        client = openai.AsyncOpenAI(base_url=s.base_url, **kwargs)
+    fail_fast(client._client, str(client.base_url).rstrip("/"))
+    return client
 
 
 def _check_header_safe(api_key: str) -> None:
@@ -92,7 +104,7 @@ def _is_utf8_text(value: str) -> bool:
 def _client_kwargs(settings: ClientSettings | None) -> tuple[ClientSettings, dict[str, Any]]:
     s = (settings or ClientSettings()).resolved()
     if not s.api_key:
-        raise InvalidInputError("no API key", hint="set OPENAI_API_KEY (or AZURE_OPENAI_API_KEY for Azure)")
+        raise InvalidInputError("no API key", hint="set OPENAI_API_KEY, or AZURE_OPENAI_API_KEY for Azure")
     if s.azure_endpoint and not s.api_version:
         raise InvalidInputError(
             "Azure OpenAI needs an API version", hint="set OPENAI_API_VERSION or --api-version"

@@ -28,9 +28,14 @@ class InvalidInputError(AssistDBError):
 
 
 class NotFoundError(AssistDBError):
-    """The object does not exist remotely or in the archive."""
+    """The object does not exist remotely or in the archive; ``status_code`` is the API's answer
+    (404) when the API said so, None when the archive did."""
 
     exit_code = 3
+
+    def __init__(self, message: str, *, hint: str | None = None, status_code: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status_code = status_code
 
 
 class ApiError(AssistDBError):
@@ -53,7 +58,15 @@ class AuthenticationError(ApiError):
 
 
 class ApiConnectionError(ApiError):
-    """The API could not be reached."""
+    """The API could not be reached, or did not answer in time (after the SDK's retries)."""
+
+
+class ApiUnreachableError(ApiConnectionError):
+    """Nothing answers at the API's address (connection refused, unknown host): not retried."""
+
+    def __init__(self, message: str, *, hint: str | None = None, base_url: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.base_url = base_url
 
 
 class RunError(AssistDBError):

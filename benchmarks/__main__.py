@@ -17,6 +17,7 @@ SCRIPTS = [
     ("bench_sync", True),
     ("bench_run_completion", True),
     ("bench_upstream_ttft", False),
+    ("bench_cli", True),
 ]
 
 

@@ -31,6 +31,8 @@ def test_every_benchmark_runs_at_tiny_sizes() -> None:
         "sync_threads over",
         "Run end detection",
         "Time to first token through the Chat Completions backend",
+        "Start-up time",
+        "Full-text search over",
     ):
         assert title in finished.stdout
     assert "| " in finished.stdout

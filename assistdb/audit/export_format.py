@@ -26,7 +26,7 @@ from sqlalchemy import Column, Table
 from assistdb.errors import InvalidInputError
 from assistdb.store.archive import VERSIONS
 from assistdb.store.hashing import canonical_json
-from assistdb.store.tool_ledger import TOOL_CALLS
+from assistdb.store.schema import TOOL_CALLS
 from assistdb.store.tracking import TRACKED
 
 FORMAT = "assistdb-archive"

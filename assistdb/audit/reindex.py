@@ -23,7 +23,8 @@ from assistdb.store import Store
 from assistdb.store.archive import CHAINS, HEAD_METADATA, HEADS, VERSIONS, index_rows
 from assistdb.store.bulk import bulk_insert
 from assistdb.store.objects import Indexed, index_of
-from assistdb.store.tool_ledger import TOOL_CALLS, ledger_chain
+from assistdb.store.schema import TOOL_CALLS
+from assistdb.store.tool_ledger import ledger_chain
 
 BATCH = 1000
 

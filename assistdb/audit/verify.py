@@ -35,12 +35,11 @@ from assistdb.store.archive import CHAINS, HEAD_METADATA, HEADS, VERSIONS, index
 from assistdb.store.chaining import ChainProblem, LedgerChecker, ProblemKind, VersionChecker, _Checker
 from assistdb.store.hashing import Sealer, tips_digest
 from assistdb.store.objects import Indexed, index_of
-from assistdb.store.schema import Checkpoint
-from assistdb.store.tool_ledger import LEDGER_PREFIX, TOOL_CALLS, ledger_chain
+from assistdb.store.schema import CHECKPOINTS, TOOL_CALLS
+from assistdb.store.tool_ledger import LEDGER_PREFIX, ledger_chain
 
 __all__ = ["ChainProblem", "IndexProblem", "VerifyReport", "load_expected", "record_checkpoint", "verify"]
 
-CHECKPOINTS = Checkpoint.__table__  # type: ignore[attr-defined]
 INDEX_BATCH = 2000  # objects whose index rows are compared with one query
 HEAD_COLUMNS = (
     "object_type",

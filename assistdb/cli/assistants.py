@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
-from openai.types.beta import Assistant
 
-from assistdb import apply as assistants_as_code
+from assistdb.cli.archived import Archived, history_command, latest, short_json
 from assistdb.cli.bounds import COUNT, FiniteRange
-from assistdb.cli.context import CliContext, pass_cli, require_archived
+from assistdb.cli.completion import archived_ids
+from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import (
     F,
     TextOrFile,
@@ -21,10 +20,15 @@ from assistdb.cli.options import (
     tools_option,
     yes_option,
 )
-from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, note, to_data
-from assistdb.errors import InvalidInputError, NotFoundError
-from assistdb.repositories.validation import check_id
-from assistdb.sync import pull_assistants
+from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, note, say, to_data
+from assistdb.errors import InvalidInputError
+from assistdb.repositories.validation import BUILTIN_TOOLS, check_id
+from assistdb.store import Filters
+
+if TYPE_CHECKING:
+    from openai.types.beta import Assistant
+
+    from assistdb.apply import PlannedChange
 
 
 @click.group()
@@ -40,28 +44,31 @@ def _tool_names(tools: list[Any]) -> str:
     return ", ".join(names) or "-"
 
 
-def show_assistant(assistant: Assistant) -> None:
+def show_assistant(found: Archived) -> None:
+    assistant = found.body
     emit_fields(
         [
-            ("id", assistant.id),
-            ("name", assistant.name),
-            ("model", assistant.model),
-            ("description", assistant.description),
-            ("instructions", assistant.instructions),
-            ("tools", _tool_names(assistant.tools)),
-            ("metadata", assistant.metadata),
-            ("temperature", assistant.temperature),
-            ("top_p", assistant.top_p),
-            ("created", human_time(assistant.created_at)),
+            ("id", assistant.get("id")),
+            ("name", assistant.get("name")),
+            ("model", assistant.get("model")),
+            ("description", assistant.get("description")),
+            ("instructions", assistant.get("instructions")),
+            ("tools", _tool_names(assistant.get("tools") or [])),
+            ("metadata", assistant.get("metadata")),
+            ("temperature", assistant.get("temperature")),
+            ("top_p", assistant.get("top_p")),
+            ("created", human_time(assistant.get("created_at"))),
+            *found.deletion_fields(),
         ]
     )
 
 
-def _emit(assistant: Assistant, as_json: bool) -> None:
+def _emit(assistant: Assistant | Archived, as_json: bool) -> None:
+    found = assistant if isinstance(assistant, Archived) else Archived(assistant.to_dict())
     if as_json:
-        emit_json(assistant)
+        emit_json(found.body)
     else:
-        show_assistant(assistant)
+        show_assistant(found)
 
 
 @assistants.command("list")
@@ -71,12 +78,14 @@ def _emit(assistant: Assistant, as_json: bool) -> None:
 @pass_cli
 def list_assistants(cli: CliContext, archived: bool, limit: int | None, as_json: bool) -> None:
     """List assistants, newest first (every one listed is archived)."""
-    found: list[Assistant] = []
+    found: list[Mapping[str, Any]] = []
     if archived:
-        found = list(reversed(cli.db.assistants.find()))[:limit]
+        found = [
+            stored.body for stored in cli.store.reader.find("assistant", Filters(), order="desc", limit=limit)
+        ]
     else:
         for assistant in cli.db.assistants.list(order="desc", limit=min(limit or 100, 100)):
-            found.append(assistant)
+            found.append(assistant.to_dict())
             if limit is not None and len(found) >= limit:
                 break
     if as_json:
@@ -84,27 +93,33 @@ def list_assistants(cli: CliContext, archived: bool, limit: int | None, as_json:
         return
     emit_table(
         ["id", "name", "model", "tools", "created"],
-        ([a.id, a.name, a.model, _tool_names(a.tools), human_time(a.created_at)] for a in found),
-        empty="no assistants",
+        (
+            [
+                a.get("id"),
+                a.get("name"),
+                a.get("model"),
+                _tool_names(a.get("tools") or []),
+                human_time(a.get("created_at")),
+            ]
+            for a in found
+        ),
+        empty="no assistants archived (run `assistdb assistants pull`)" if archived else "no assistants",
     )
 
 
 @assistants.command("show")
-@click.argument("assistant_id")
+@click.argument("assistant_id", shell_complete=archived_ids("assistant"))
 @click.option("--archived", is_flag=True, help="Read the archive instead of the API.")
 @json_option
 @pass_cli
 def show(cli: CliContext, assistant_id: str, archived: bool, as_json: bool) -> None:
     """Show one assistant."""
     if archived:
-        assistant = require_archived(
-            cli.db.assistants.archived(assistant_id),
-            f"assistant {assistant_id}",
-            hint="run `assistdb assistants pull` first",
+        _emit(
+            latest(cli.store, "assistant", assistant_id, hint="run `assistdb assistants pull` first"), as_json
         )
     else:
-        assistant = cli.db.assistants.retrieve(assistant_id)
-    _emit(assistant, as_json)
+        _emit(cli.db.assistants.retrieve(assistant_id), as_json)
 
 
 def _assistant_options(*, creating: bool) -> Callable[[F], F]:
@@ -120,7 +135,7 @@ def _assistant_options(*, creating: bool) -> Callable[[F], F]:
             click.option(
                 "--tool",
                 "builtin_tools",
-                type=click.Choice(assistants_as_code.BUILTIN_TOOLS),
+                type=click.Choice(BUILTIN_TOOLS),
                 multiple=True,
                 help="A built-in tool; repeat for both.",
             ),
@@ -158,8 +173,10 @@ def _params(
         "top_p": top_p,
     }
     if tools_spec or builtin_tools:
+        from assistdb.apply import resolve_tools
+
         entries: list[str] = [*builtin_tools, *([tools_spec] if tools_spec else [])]
-        params["tools"] = assistants_as_code.resolve_tools(entries, where="--tools")
+        params["tools"] = resolve_tools(entries, where="--tools")
     return {key: value for key, value in params.items() if value is not None}
 
 
@@ -173,7 +190,7 @@ def create(cli: CliContext, /, as_json: bool, **options: Any) -> None:
 
 
 @assistants.command("update")
-@click.argument("assistant_id")
+@click.argument("assistant_id", shell_complete=archived_ids("assistant"))
 @_assistant_options(creating=False)
 @pass_cli
 def update(cli: CliContext, /, assistant_id: str, as_json: bool, **options: Any) -> None:
@@ -185,7 +202,7 @@ def update(cli: CliContext, /, assistant_id: str, as_json: bool, **options: Any)
 
 
 @assistants.command("delete")
-@click.argument("assistant_id")
+@click.argument("assistant_id", shell_complete=archived_ids("assistant"))
 @yes_option
 @pass_cli
 def delete(cli: CliContext, assistant_id: str, yes: bool) -> None:
@@ -201,6 +218,8 @@ def delete(cli: CliContext, assistant_id: str, yes: bool) -> None:
 @pass_cli
 def pull(cli: CliContext, as_json: bool) -> None:
     """Archive every assistant's current state; note those deleted remotely."""
+    from assistdb.sync import pull_assistants
+
     result = pull_assistants(cli.db)
     if as_json:
         emit_json(result)
@@ -221,6 +240,8 @@ def apply(cli: CliContext, file: str, dry_run: bool, as_json: bool) -> None:
     metadata, temperature, top_p and response_format. An `id` pins a spec to an assistant;
     otherwise assistants are matched by name.
     """
+    from assistdb import apply as assistants_as_code
+
     specs = assistants_as_code.load_specs(file)
     planned = assistants_as_code.plan(cli.db, specs)
     applied = (
@@ -243,7 +264,7 @@ def apply(cli: CliContext, file: str, dry_run: bool, as_json: bool) -> None:
     )
 
 
-def _planned_data(item: assistants_as_code.PlannedChange, assistant: Assistant | None) -> dict[str, Any]:
+def _planned_data(item: PlannedChange, assistant: Assistant | None) -> dict[str, Any]:
     return {
         "action": item.action,
         "name": item.spec.name,
@@ -253,61 +274,15 @@ def _planned_data(item: assistants_as_code.PlannedChange, assistant: Assistant |
     }
 
 
-def _print_planned(item: assistants_as_code.PlannedChange, assistant: Assistant | None) -> None:
+def _print_planned(item: PlannedChange, assistant: Assistant | None) -> None:
     assistant_id = assistant.id if assistant is not None else item.assistant_id
     label = f"{assistant_id} " if assistant_id else ""
-    click.echo(f"{item.action} {label}{item.spec.name!r}")
+    say(f"{item.action} {label}{item.spec.name!r}")
     for change in item.changes:
         if item.action == "create":
-            click.echo(f"  + {change.field}: {_short(change.new)}")
+            say(f"  + {change.field}: {short_json(change.new)}")
         else:
-            click.echo(f"  ~ {change.field}: {_short(change.old)} -> {_short(change.new)}")
+            say(f"  ~ {change.field}: {short_json(change.old)} -> {short_json(change.new)}")
 
 
-def _short(value: Any, limit: int = 120) -> str:
-    text = json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@assistants.command("history")
-@click.argument("assistant_id")
-@json_option
-@pass_cli
-def history(cli: CliContext, assistant_id: str, as_json: bool) -> None:
-    """Every archived version of an assistant, with what changed at each."""
-    versions = cli.db.assistants.history(assistant_id)
-    if not versions:
-        raise NotFoundError(
-            f"the archive has no assistant {assistant_id}", hint="run `assistdb assistants pull` first"
-        )
-    entries = []
-    previous: dict[str, Any] | None = None
-    for stored in versions:
-        body = stored.body
-        live = not stored.tombstone
-        changed = assistants_as_code.field_changes(previous, body) if live and previous is not None else []
-        entries.append((stored, changed))
-        if live:
-            previous = body
-    if as_json:
-        emit_json(
-            [
-                {
-                    "version": stored.version,
-                    "observed_at": stored.observed_at,
-                    "deleted": stored.tombstone,
-                    "changes": [change.to_dict() for change in changes],
-                    "assistant": stored.body,
-                }
-                for stored, changes in entries
-            ]
-        )
-        return
-    for stored, changes in entries:
-        when = stored.observed_at.strftime("%Y-%m-%d %H:%M:%S UTC")
-        if stored.tombstone:
-            click.echo(f"v{stored.version}  {when}  deleted")
-            continue
-        click.echo(f"v{stored.version}  {when}  {'created' if stored.version == 1 else 'changed'}")
-        for change in changes:
-            click.echo(f"  ~ {change.field}: {_short(change.old)} -> {_short(change.new)}")
+assistants.add_command(history_command("assistant", hint="run `assistdb assistants pull` first"))

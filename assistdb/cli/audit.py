@@ -10,28 +10,20 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import click
 
-from assistdb.audit import (
-    RowCounts,
-    UsageReport,
-    VerifyReport,
-    diff_thread,
-    export_archive,
-    import_archive,
-    usage_report,
-    verify,
-)
-from assistdb.audit.reindex import reindex
 from assistdb.audit.usage import GroupBy
-from assistdb.audit.verify import load_expected, record_checkpoint
+from assistdb.cli.completion import archived_ids
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import DateParam, json_option
-from assistdb.cli.output import emit_json, emit_table, note, progress, to_data
+from assistdb.cli.output import emit_json, emit_table, note, progress, say, to_data
 from assistdb.errors import InvalidInputError, NotFoundError
 from assistdb.repositories.validation import check_id
+
+if TYPE_CHECKING:
+    from assistdb.audit import RowCounts, UsageReport, VerifyReport
 
 log = logging.getLogger("assistdb.audit")
 
@@ -54,6 +46,8 @@ def audit() -> None:
 @pass_cli
 def verify_command(cli: CliContext, thread_id: str | None, expect: str | None, as_json: bool) -> None:
     """Check the database, every hash chain and the index; exit 6 naming every bad row."""
+    from assistdb.audit.verify import load_expected, record_checkpoint, verify
+
     chain_id = check_id("thread", thread_id) if thread_id else None
     expected = load_expected(cli.store, expect) if expect else None
     report = verify(cli.store, chain_id=chain_id, expected=expected)
@@ -78,7 +72,7 @@ def verify_command(cli: CliContext, thread_id: str | None, expect: str | None, a
             click.echo(f"digest: {report.digest}")
     else:
         for line in [p.describe() for p in report.problems] + [p.describe() for p in report.index_problems]:
-            click.echo(line)
+            say(line)
     if report.ok and chain_id is None and not recorded:
         note("note: the database is read-only, so --expect will need the saved --json output (@FILE)")
     if not report.ok:
@@ -108,21 +102,25 @@ def _report_data(report: VerifyReport) -> dict[str, Any]:
 @pass_cli
 def reindex_command(cli: CliContext) -> None:
     """Rebuild heads and head_metadata from the archive (refused if a chain does not verify)."""
+    from assistdb.audit.reindex import reindex
+
     result = reindex(cli.store)
     click.echo(f"ok: {result.repaired} index row(s) repaired; {result.heads} object(s) indexed")
 
 
 @audit.command("diff")
-@click.argument("thread_id")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
 @json_option
 @pass_cli
 def diff(cli: CliContext, thread_id: str, as_json: bool) -> None:
     """What changed remotely since the last sync, and what vanished (writes nothing)."""
+    from assistdb.audit.diff import diff_thread
+
     result = diff_thread(cli.db, check_id("thread", thread_id))
     if as_json:
         emit_json(result)
         return
-    click.echo(result.to_text())
+    say(result.to_text())
 
 
 @audit.command("usage")
@@ -142,6 +140,8 @@ def usage(
     cli: CliContext, group_by: GroupBy, since: datetime | None, until: datetime | None, as_json: bool
 ) -> None:
     """Tokens used by archived runs, per assistant, model, thread or day."""
+    from assistdb.audit.usage import usage_report
+
     report = usage_report(cli.store, group_by=group_by, since=since, until=until)
     render_usage(report, as_json)
 
@@ -167,6 +167,8 @@ def export(cli: CliContext, file: str, thread_id: str | None) -> None:
     chosen = check_id("thread", thread_id) if thread_id else None
     with progress("exporting rows") as advance:
         if file == "-":
+            from assistdb.audit.export import export_archive
+
             result = export_archive(cli.store, sys.stdout, thread_id=chosen, on_row=advance)
         else:
             result = _export_to_file(cli, Path(file), chosen, advance)
@@ -177,6 +179,8 @@ def _export_to_file(
     cli: CliContext, path: Path, thread_id: str | None, advance: Callable[[int], None]
 ) -> RowCounts:
     """Write next to the target and rename at the end, so a failed export leaves no partial file."""
+    from assistdb.audit.export import export_archive
+
     directory = path.parent if str(path.parent) else Path()
     try:
         handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=directory)
@@ -199,6 +203,8 @@ def _export_to_file(
 @pass_cli
 def import_command(cli: CliContext, file: str) -> None:
     """Load a JSONL export into an empty archive, chains and all (`-` reads stdin)."""
+    from assistdb.audit.importing import import_archive
+
     with progress("importing rows") as advance:
         if file == "-":
             result = import_archive(cli.store, sys.stdin, on_row=advance)

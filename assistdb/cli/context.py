@@ -6,10 +6,12 @@ an API key, because both are built the first time a command asks for them.
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 
 import click
 
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from assistdb.store import Store
 
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass
@@ -31,20 +35,29 @@ class CliContext:
     database_url: str | None
     client_settings: ClientSettings
     verbose: bool = False
+    #: The command running (``("runs", "create")``) and its parameters, for error hints.
+    command: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict)
+    _store: Store | None = field(default=None, init=False, repr=False)
     _db: AssistDB | None = field(default=None, init=False, repr=False)
 
     @property
-    def db(self) -> AssistDB:
-        """The archive (migrated on open) with a client built from the settings on first API call."""
-        if self._db is None:
-            from assistdb.repositories import AssistDB
+    def store(self) -> Store:
+        """The archive, migrated on open; reading it imports neither the SDK nor the run engine."""
+        if self._store is None:
+            from assistdb.store import Store
 
-            self._db = AssistDB(self.database_url, client_settings=self.client_settings)
-        return self._db
+            self._store = Store(self.database_url)
+        return self._store
 
     @property
-    def store(self) -> Store:
-        return self.db.store
+    def db(self) -> AssistDB:
+        """The archive with a client built from the settings on first API call (imports the SDK)."""
+        if self._db is None:
+            from assistdb.repositories.facade import AssistDB
+
+            self._db = AssistDB(client_settings=self.client_settings, store=self.store)
+        return self._db
 
     @property
     def resolved_database_url(self) -> str:
@@ -53,12 +66,26 @@ class CliContext:
         return self.database_url or default_database_url()
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.close()
-            self._db = None
+        if self._store is not None:
+            self._store.close()
+        self._store = self._db = None
 
 
-pass_cli = click.make_pass_decorator(CliContext)
+def pass_cli(command: Callable[Concatenate[CliContext, P], R]) -> Callable[P, R]:
+    """Pass the :class:`CliContext` first, noting which command runs with which parameters (the
+    error policy names the flag or command that fixes a failure in this situation)."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        ctx = click.get_current_context()
+        state = ctx.find_object(CliContext)
+        if state is None:
+            raise RuntimeError(f"{ctx.command_path} ran outside the assistdb root command")
+        state.command = tuple(ctx.command_path.split()[1:])
+        state.params = dict(ctx.params)
+        return command(state, *args, **kwargs)
+
+    return run
 
 
 def require_archived(found: T | None, what: str, *, hint: str) -> T:

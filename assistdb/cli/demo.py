@@ -14,20 +14,15 @@ from pathlib import Path
 import click
 from click.core import ParameterSource
 
-from assistdb import ToolRegistry, tool
-from assistdb.audit import build_transcript, usage_report, verify
 from assistdb.cli.audit import render_usage
 from assistdb.cli.context import CliContext
-from assistdb.cli.output import note
+from assistdb.cli.output import note, say
 from assistdb.cli.runs import raise_unless_completed
 from assistdb.errors import VerificationError
-from assistdb.repositories import AssistDB
-from assistdb.sync import sync_threads
 
 DEMO_MESSAGE = '/tool get_weather {"city": "Paris"}'
 
 
-@tool
 def get_weather(city: str) -> dict[str, object]:
     """Today's weather in a city (made up: the demo needs no network).
 
@@ -37,16 +32,19 @@ def get_weather(city: str) -> dict[str, object]:
     return {"city": city, "sky": "sunny", "temperature_c": 21}
 
 
-DEMO_TOOLS = ToolRegistry([get_weather])
-
-
 @click.command()
 @click.option("--db", "demo_db", metavar="URL", help="Archive into this database instead of a temporary one.")
 @click.option("--keep", is_flag=True, help="Keep the temporary database, and print where it is.")
 @click.pass_context
 def demo(ctx: click.Context, demo_db: str | None, keep: bool) -> None:
     """Show assistdb end to end against a built-in local server: no key, no network."""
+    from assistdb.audit import build_transcript, usage_report, verify
+    from assistdb.repositories.facade import AssistDB
+    from assistdb.runner import ToolRegistry, tool
     from assistdb.server import LocalServer
+    from assistdb.sync import sync_threads
+
+    demo_tools = ToolRegistry([tool(get_weather)])
 
     url = demo_db
     cli = ctx.find_object(CliContext)
@@ -66,12 +64,12 @@ def demo(ctx: click.Context, demo_db: str | None, keep: bool) -> None:
                 name="weather-demo",
                 model="gpt-4o",
                 instructions="Answer questions about the weather; call get_weather for facts.",
-                tools=DEMO_TOOLS.definitions(),
+                tools=demo_tools.definitions(),
             )
             note(f"2. created assistant {assistant.id} with the function tool get_weather")
             thread = db.threads.create(messages=[{"role": "user", "content": DEMO_MESSAGE}])
             note(f"3. created thread {thread.id} asking: {DEMO_MESSAGE}")
-            run = db.runs.create_and_wait(thread.id, assistant_id=assistant.id, tools=DEMO_TOOLS)
+            run = db.runs.create_and_wait(thread.id, assistant_id=assistant.id, tools=demo_tools)
             raise_unless_completed(run)
             note(f"4. run {run.id} called get_weather in Python and completed")
             sync_threads(db, [thread.id], full=True)
@@ -81,8 +79,8 @@ def demo(ctx: click.Context, demo_db: str | None, keep: bool) -> None:
                 raise VerificationError(report.error().message, hint="this is a bug; please report it")
             note(f"6. verified {report.chains} hash chain(s), {report.rows} archived version(s)")
             note("")
-            click.echo(build_transcript(db.store, thread.id).to_markdown())
-            click.echo()
+            say(build_transcript(db.store, thread.id).to_markdown())
+            say()
             render_usage(usage_report(db.store, group_by="assistant"), as_json=False)
     finally:
         if folder is not None:

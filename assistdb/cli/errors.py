@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import errno
+import re
 import traceback
+from typing import Any
 
 import click
 
-from assistdb.errors import EXIT_CODES, AssistDBError, Interrupted, InvalidInputError
+from assistdb.cli.output import printable
+from assistdb.errors import (
+    EXIT_CODES,
+    ApiConnectionError,
+    ApiError,
+    ApiUnreachableError,
+    AssistDBError,
+    Interrupted,
+    InvalidInputError,
+    NotFoundError,
+    RunTimeoutError,
+)
 from assistdb.secrets import redact
 
 INTERRUPTED = Interrupted(
@@ -22,23 +35,84 @@ def exit_codes_epilog() -> str:
     return "\n".join(lines)
 
 
-def report_error(exc: BaseException, *, verbose: bool) -> int:
+def report_error(
+    exc: BaseException,
+    *,
+    verbose: bool,
+    command: tuple[str, ...] = (),
+    params: dict[str, Any] | None = None,
+) -> int:
     """Print ``error: <message> (<hint>)`` on stderr, with the traceback only when verbose, and
-    return the exit code for ``exc``."""
+    return the exit code for ``exc``. ``command`` and its ``params`` choose the hint: the library
+    says what went wrong, the CLI says which command or flag fixes it here."""
     if isinstance(exc, click.exceptions.NoArgsIsHelpError):
-        exc.show()  # a bare group prints its help, the way click always has
-        return exc.exit_code
+        click.echo(exc.ctx.get_help() if exc.ctx is not None else "")  # asked for nothing: say what there is
+        return 0
     if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
         return 0  # the reader went away (`assistdb threads list | head`): nothing left to say
     if verbose:
-        click.echo(redact("".join(traceback.format_exception(exc))), err=True, nl=False)
+        click.echo(printable(redact("".join(traceback.format_exception(exc)))), err=True, nl=False)
     error = as_assistdb_error(exc)
     if error is None:
         detail = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         _print(f"internal error: {detail} (run with -v for the traceback)")
         return 1
-    _print(f"error: {error}")
+    hint = cli_hint(error, command, params or {}) or error.hint
+    _print(f"error: {error.message} ({hint})" if hint else f"error: {error.message}")
     return error.exit_code
+
+
+_ID_KINDS = (
+    ("asst_", "assistant"),
+    ("thread_", "thread"),
+    ("msg_", "message"),
+    ("run_", "run"),
+    ("step_", "step"),
+)
+_ID_IN_TEXT = re.compile(r"\b(asst|thread|msg|run|step)_[A-Za-z0-9]+")
+#: Where to find the IDs of each kind of object.
+_LISTERS = {
+    "assistant": "`assistdb assistants list` shows the assistants there are",
+    "thread": "`assistdb threads list` shows the archived threads",
+    "message": "`assistdb messages list THREAD_ID --remote` lists a thread's messages",
+    "run": "`assistdb runs list` shows the archived runs",
+    "step": "`assistdb runs steps RUN_ID --remote` lists a run's steps",
+}
+
+
+def _missing_kind(message: str, params: dict[str, Any]) -> str | None:
+    """Which kind of object the API did not find: the first ID its message names, else the ID
+    the command was given."""
+    candidates = [match.group(0) for match in _ID_IN_TEXT.finditer(message)]
+    candidates += [str(value) for value in params.values() if isinstance(value, str)]
+    for candidate in candidates:
+        for prefix, kind in _ID_KINDS:
+            if candidate.startswith(prefix):
+                return kind
+    return None
+
+
+def cli_hint(error: AssistDBError, command: tuple[str, ...], params: dict[str, Any]) -> str | None:
+    """The hint for ``error`` in this command line, naming a flag or command; None keeps the
+    library's own hint."""
+    waiting = command[:1] == ("runs",) and command[1:2] in (("create",), ("wait",))
+    if isinstance(error, ApiUnreachableError):
+        return "check --base-url or OPENAI_BASE_URL; `assistdb serve` starts a local server"
+    if isinstance(error, ApiConnectionError):
+        return "retry; --timeout SECONDS gives each request longer, --max-retries N retries more"
+    remote_miss = isinstance(error, NotFoundError) and error.status_code is not None
+    if remote_miss and error.message.startswith("Invalid URL"):
+        return "does --base-url or OPENAI_BASE_URL end in /v1?"
+    if remote_miss:
+        kind = _missing_kind(error.message, params)
+        return f"check the ID; {_LISTERS[kind]}" if kind else "check the ID"
+    if isinstance(error, RunTimeoutError) and waiting:
+        if "cancelled" in error.message:
+            return "start it again with a longer --timeout, or without one to wait until it ends"
+        return "wait again with `assistdb runs wait RUN_ID`, or cancel it with `assistdb runs cancel RUN_ID`"
+    if isinstance(error, ApiError) and error.status_code == 429:
+        return "wait and retry; --max-retries N retries more"
+    return None
 
 
 def as_assistdb_error(exc: BaseException) -> AssistDBError | None:
@@ -56,4 +130,5 @@ def as_assistdb_error(exc: BaseException) -> AssistDBError | None:
 
 
 def _print(line: str) -> None:
-    click.echo(redact(" ".join(line.split("\n"))), err=True)
+    """One line, secrets masked and control characters (from remote messages) made visible."""
+    click.echo(printable(redact(" ".join(line.split("\n"))), multiline=False), err=True)

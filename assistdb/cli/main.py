@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,8 +15,8 @@ from assistdb._version import __version__
 from assistdb.cli.bounds import SECONDS
 from assistdb.cli.context import CliContext, enable_debug_logging
 from assistdb.cli.errors import exit_codes_epilog, report_error
-from assistdb.client import ClientSettings
-from assistdb.errors import InvalidInputError
+from assistdb.client import DEFAULT_MAX_RETRIES, ClientSettings
+from assistdb.errors import Interrupted, InvalidInputError
 
 # Each group's module is imported only when that group runs (or when help lists them all), so that
 # e.g. `assistdb serve` does not pay for importing the SDK, SQLAlchemy and the run engine.
@@ -23,11 +25,13 @@ COMMANDS = {
     "threads": "assistdb.cli.threads:threads",
     "messages": "assistdb.cli.messages:messages",
     "runs": "assistdb.cli.runs:runs",
+    "search": "assistdb.cli.search:search",
     "chat": "assistdb.cli.chat:chat",
     "audit": "assistdb.cli.audit:audit",
     "db": "assistdb.cli.db:db",
     "demo": "assistdb.cli.demo:demo",
     "serve": "assistdb.cli.serve:serve",
+    "docs": "assistdb.cli.docs:docs",
 }
 
 
@@ -52,8 +56,14 @@ class RootGroup(click.Group):
         except click.exceptions.Exit:
             raise
         except (Exception, KeyboardInterrupt) as exc:
-            verbose = isinstance(ctx.obj, CliContext) and ctx.obj.verbose
-            raise click.exceptions.Exit(report_error(exc, verbose=verbose)) from exc
+            state = ctx.obj if isinstance(ctx.obj, CliContext) else None
+            code = report_error(
+                exc,
+                verbose=state is not None and state.verbose,
+                command=state.command if state is not None else (),
+                params=state.params if state is not None else None,
+            )
+            raise click.exceptions.Exit(code) from exc
 
     def main(
         self,
@@ -121,6 +131,14 @@ def _refuse_undecodable(args: Sequence[str]) -> None:
     metavar="SECONDS",
     help="Timeout of each API request.",
 )
+@click.option(
+    "--max-retries",
+    type=click.IntRange(0, 100),
+    default=DEFAULT_MAX_RETRIES,
+    show_default=True,
+    metavar="N",
+    help="Retries of a request that timed out or got a 429 or 5xx answer (an unreachable server: none).",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Debug logs on stderr, and tracebacks on errors.")
 @click.pass_context
 def cli(
@@ -131,6 +149,7 @@ def cli(
     api_version: str | None,
     proxy: str | None,
     timeout: float | None,
+    max_retries: int,
     verbose: bool,
 ) -> None:
     """Manage Assistants API objects and keep a tamper-evident local archive of them.
@@ -144,6 +163,7 @@ def cli(
         api_version=api_version,
         proxy=proxy,
         timeout=timeout,
+        max_retries=max_retries,
     )
     state = CliContext(database_url=database_url, client_settings=settings, verbose=verbose)
     ctx.obj = state
@@ -153,4 +173,13 @@ def cli(
 
 
 def main() -> None:
-    cli(prog_name="assistdb")
+    try:
+        cli(prog_name="assistdb")
+    except SystemExit as exit_:
+        if exit_.code == Interrupted.exit_code and threading.active_count() > 1:
+            # Ctrl-C: the error is printed and whatever was committed is consistent (the archive
+            # survives kill -9), so do not wait for worker threads to finish a page or a retry.
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(Interrupted.exit_code)
+        raise

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from typing import Any, Literal
 
 import click
-from openai.types.beta.threads import Message
 
+from assistdb.cli.archived import Archived, history_command, latest
 from assistdb.cli.bounds import COUNT
-from assistdb.cli.context import CliContext, pass_cli, require_archived
-from assistdb.cli.options import (
-    json_option,
-    metadata_option,
-    read_stdin_text,
-    remote_option,
-    thread_option,
-)
-from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, message_text
+from assistdb.cli.completion import archived_ids
+from assistdb.cli.context import CliContext, pass_cli
+from assistdb.cli.options import json_option, metadata_option, read_stdin_text, remote_option, thread_option
+from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, message_text, say
+from assistdb.repositories.validation import check_id
+from assistdb.store import Filters
 
 
 @click.group()
@@ -24,27 +22,29 @@ def messages() -> None:
     """Add messages to threads and read them."""
 
 
-def _emit_message(message: Message, as_json: bool) -> None:
+def _emit_message(found: Archived, as_json: bool) -> None:
+    message = found.body
     if as_json:
         emit_json(message)
         return
     emit_fields(
         [
-            ("id", message.id),
-            ("thread", message.thread_id),
-            ("role", message.role),
-            ("status", message.status),
-            ("run", message.run_id),
-            ("created", human_time(message.created_at)),
-            ("metadata", message.metadata),
+            ("id", message.get("id")),
+            ("thread", message.get("thread_id")),
+            ("role", message.get("role")),
+            ("status", message.get("status")),
+            ("run", message.get("run_id")),
+            ("created", human_time(message.get("created_at"))),
+            ("metadata", message.get("metadata")),
+            *found.deletion_fields(),
         ]
     )
-    click.echo()
-    click.echo(message_text(message.to_dict()))
+    say()
+    say(message_text(message))
 
 
 @messages.command("add")
-@click.argument("thread_id")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
 @click.argument("text")
 @click.option("--role", type=click.Choice(["user", "assistant"]), default="user", show_default=True)
 @metadata_option()
@@ -62,11 +62,11 @@ def add(
     content = read_stdin_text("the message") if text == "-" else text
     extra = {"metadata": metadata} if metadata else {}
     message = cli.db.messages.create(thread_id, content=content, role=role, **extra)
-    _emit_message(message, as_json)
+    _emit_message(Archived(message.to_dict()), as_json)
 
 
 @messages.command("list")
-@click.argument("thread_id")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
 @remote_option
 @click.option("--run", "run_id", metavar="ID", help="Only the messages this run wrote.")
 @click.option("--limit", type=COUNT, help="Show at most this many (the latest).")
@@ -76,10 +76,16 @@ def list_messages(
     cli: CliContext, thread_id: str, remote: bool, run_id: str | None, limit: int | None, as_json: bool
 ) -> None:
     """A thread's messages in conversation order, from the archive unless --remote."""
+    found: list[Mapping[str, Any]]
     if remote:
-        found = list(cli.db.messages.list(thread_id, order="asc", run_id=run_id))
+        found = [m.to_dict() for m in cli.db.messages.list(thread_id, order="asc", run_id=run_id)]
     else:
-        found = cli.db.messages.find(thread_id, run_id=run_id)
+        filters = Filters(
+            thread_id=check_id("thread", thread_id), run_id=check_id("run", run_id) if run_id else None
+        )
+        found = [stored.body for stored in cli.store.reader.iter_find("message", filters)]
+        if not found:  # an unknown thread is exit 3, as for `threads show`; a known one may be empty
+            latest(cli.store, "thread", thread_id, hint="`assistdb threads track` it, or pass --remote")
     if limit is not None:
         found = found[-limit:]
     if as_json:
@@ -87,7 +93,10 @@ def list_messages(
         return
     emit_table(
         ["id", "role", "created", "text"],
-        ([m.id, m.role, human_time(m.created_at), _preview(message_text(m.to_dict()))] for m in found),
+        (
+            [m.get("id"), m.get("role"), human_time(m.get("created_at")), _preview(message_text(m))]
+            for m in found
+        ),
         empty=f"no messages archived for {thread_id}" + ("" if remote else " (sync it, or pass --remote)"),
     )
 
@@ -98,19 +107,20 @@ def _preview(text: str, limit: int = 80) -> str:
 
 
 @messages.command("show")
-@click.argument("message_id")
+@click.argument("message_id", shell_complete=archived_ids("message"))
 @thread_option
 @remote_option
 @json_option
 @pass_cli
 def show(cli: CliContext, message_id: str, thread_id: str | None, remote: bool, as_json: bool) -> None:
-    """Show one message, from the archive unless --remote."""
+    """Show one message, from the archive unless --remote (a deleted one as last archived)."""
     if remote:
-        message = cli.db.messages.retrieve(message_id, thread_id=thread_id)
+        found = Archived(cli.db.messages.retrieve(message_id, thread_id=thread_id).to_dict())
     else:
-        message = require_archived(
-            cli.db.messages.archived(message_id),
-            f"message {message_id}",
-            hint="pass --remote, or sync its thread",
+        found = latest(
+            cli.store, "message", message_id, hint="pass --remote, or `assistdb threads sync` its thread"
         )
-    _emit_message(message, as_json)
+    _emit_message(found, as_json)
+
+
+messages.add_command(history_command("message", hint="`assistdb threads sync` its thread, then try again"))

@@ -10,9 +10,10 @@ from typing import Any, TypeVar
 
 import click
 
-from assistdb.apply import MAX_TEXT_FILE_BYTES, read_text
 from assistdb.cli.bounds import SECONDS
+from assistdb.cli.completion import archived_ids
 from assistdb.errors import Interrupted, InvalidInputError
+from assistdb.text_files import MAX_TEXT_FILE_BYTES, read_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,7 +67,14 @@ class MetadataPair(click.ParamType[tuple[str, str], Any]):
 def _metadata_dict(
     ctx: click.Context, param: click.Parameter, pairs: tuple[tuple[str, str], ...]
 ) -> dict[str, str] | None:
-    return dict(pairs) if pairs else None
+    found: dict[str, str] = {}
+    for key, value in pairs:
+        if key in found and found[key] != value:
+            raise click.BadParameter(
+                f"{key!r} is given twice ({found[key]!r} and {value!r}); give each key once", ctx, param
+            )
+        found[key] = value
+    return found or None
 
 
 def metadata_option(help_text: str = "Metadata pair; repeat for more.") -> Callable[[F], F]:
@@ -127,7 +135,11 @@ def wait_timeout_option(command: F) -> F:
 def thread_option(command: F) -> F:
     """``--thread ID``, for objects whose thread the archive may not know yet."""
     return click.option(
-        "--thread", "thread_id", metavar="ID", help="The thread it belongs to (default: as archived)."
+        "--thread",
+        "thread_id",
+        metavar="ID",
+        shell_complete=archived_ids("thread"),
+        help="The thread it belongs to (default: as archived).",
     )(command)
 
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 import click
-from openai.types.beta.threads import Run
-from openai.types.beta.threads.runs import RunStep
 
-from assistdb import runner
+from assistdb.cli.archived import Archived, history_command, latest
 from assistdb.cli.bounds import COUNT
-from assistdb.cli.context import CliContext, pass_cli, require_archived
+from assistdb.cli.completion import archived_ids
+from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import (
     TextOrFile,
     json_option,
@@ -20,10 +20,15 @@ from assistdb.cli.options import (
     tools_option,
     wait_timeout_option,
 )
-from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, message_text
+from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, message_text, say
 from assistdb.errors import RunEndedError
-from assistdb.runner import ToolRegistry
-from assistdb.runner.tool_stdout import tool_stdout_to_stderr
+from assistdb.repositories.validation import check_id
+from assistdb.store import Filters
+
+if TYPE_CHECKING:
+    from openai.types.beta.threads import Run
+
+    from assistdb.runner import ToolRegistry
 
 TERMINAL_OK = "completed"
 
@@ -37,7 +42,9 @@ def load_tools(spec: str | None) -> ToolRegistry | None:
     """The tools named by ``--tools MODULE[:ATTR]``, or None."""
     if spec is None:
         return None
-    return runner.load_tools(spec)
+    from assistdb.runner import load_tools as load
+
+    return load(spec)
 
 
 def raise_unless_completed(run: Run) -> None:
@@ -65,37 +72,52 @@ def raise_unless_completed(run: Run) -> None:
     )
 
 
-def _emit_run(cli: CliContext, run: Run, as_json: bool, *, with_reply: bool = False) -> None:
+def _emit_run(cli: CliContext, found: Archived | Run, as_json: bool, *, with_reply: bool = False) -> None:
+    if not isinstance(found, Archived):
+        found = Archived(found.to_dict())
+    run = found.body
     if as_json:
         emit_json(run)
         return
-    usage = run.usage
+    usage = run.get("usage") or None
+    error = run.get("last_error") or None
     emit_fields(
         [
-            ("id", run.id),
-            ("thread", run.thread_id),
-            ("assistant", run.assistant_id),
-            ("status", run.status),
-            ("model", run.model),
-            ("created", human_time(run.created_at)),
+            ("id", run.get("id")),
+            ("thread", run.get("thread_id")),
+            ("assistant", run.get("assistant_id")),
+            ("status", run.get("status")),
+            ("model", run.get("model")),
+            ("created", human_time(run.get("created_at"))),
             (
                 "usage",
-                f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion" if usage else None,
+                f"{usage.get('prompt_tokens')} prompt + {usage.get('completion_tokens')} completion"
+                if usage
+                else None,
             ),
-            ("last error", f"{run.last_error.code}: {run.last_error.message}" if run.last_error else None),
-            ("metadata", run.metadata),
+            ("last error", f"{error.get('code')}: {error.get('message')}" if error else None),
+            ("metadata", run.get("metadata")),
+            *found.deletion_fields(),
         ]
     )
     if with_reply:
-        for message in cli.db.messages.find(run.thread_id, run_id=run.id):
-            if message.role == "assistant":
-                click.echo()
-                click.echo(message_text(message.to_dict()))
+        written = Filters(thread_id=run.get("thread_id"), run_id=run.get("id"))
+        for stored in cli.store.reader.find("message", written):
+            if stored.body.get("role") == "assistant":
+                say()
+                say(message_text(stored.body))
 
 
 @runs.command("create")
-@click.argument("thread_id")
-@click.option("--assistant", "assistant_id", required=True, metavar="ID", help="The assistant to run.")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
+@click.option(
+    "--assistant",
+    "assistant_id",
+    required=True,
+    metavar="ID",
+    shell_complete=archived_ids("assistant"),
+    help="The assistant to run.",
+)
 @tools_option
 @click.option("--wait", is_flag=True, help="Wait for the run to end, answering tool calls with --tools.")
 @click.option("--stream", is_flag=True, help="Wait by streaming events instead of polling (implies --wait).")
@@ -124,6 +146,8 @@ def create(
         for key, value in (("instructions", instructions), ("model", model), ("metadata", metadata))
         if value is not None
     }
+    from assistdb.runner.tool_stdout import tool_stdout_to_stderr
+
     click.get_current_context().with_resource(tool_stdout_to_stderr())
     tools = load_tools(tools_spec)  # a bad spec fails before the run exists
     if not (wait or stream):
@@ -137,7 +161,7 @@ def create(
 
 
 @runs.command("wait")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=archived_ids("run"))
 @thread_option
 @tools_option
 @click.option("--stream", is_flag=True, help="Stream events instead of polling.")
@@ -154,6 +178,8 @@ def wait(
     as_json: bool,
 ) -> None:
     """Wait for a run to end, answering its tool calls: also resumes a run after a crash."""
+    from assistdb.runner.tool_stdout import tool_stdout_to_stderr
+
     click.get_current_context().with_resource(tool_stdout_to_stderr())
     tools = load_tools(tools_spec)
     run = cli.db.runs.wait(run_id, thread_id=thread_id, tools=tools, timeout=wait_timeout, stream=stream)
@@ -162,7 +188,7 @@ def wait(
 
 
 @runs.command("cancel")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=archived_ids("run"))
 @thread_option
 @json_option
 @pass_cli
@@ -187,63 +213,87 @@ def list_runs(
     as_json: bool,
 ) -> None:
     """List archived runs, newest first (no API call)."""
-    found = cli.db.runs.find(
-        thread_id=thread_id, status=status, assistant_id=assistant_id, order="desc", limit=limit
+    filters = Filters(
+        thread_id=check_id("thread", thread_id) if thread_id else None,
+        status=status,
+        assistant_id=check_id("assistant", assistant_id) if assistant_id else None,
     )
+    found = [stored.body for stored in cli.store.reader.find("run", filters, order="desc", limit=limit)]
     if as_json:
         emit_json(found)
         return
     emit_table(
         ["id", "thread", "assistant", "status", "created"],
-        ([r.id, r.thread_id, r.assistant_id, r.status, human_time(r.created_at)] for r in found),
-        empty="no runs in the archive",
+        (
+            [
+                r.get("id"),
+                r.get("thread_id"),
+                r.get("assistant_id"),
+                r.get("status"),
+                human_time(r.get("created_at")),
+            ]
+            for r in found
+        ),
+        empty="no runs match" if (thread_id or status or assistant_id) else "no runs in the archive",
     )
 
 
 @runs.command("show")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=archived_ids("run"))
 @thread_option
 @remote_option
 @json_option
 @pass_cli
 def show(cli: CliContext, run_id: str, thread_id: str | None, remote: bool, as_json: bool) -> None:
     """Show one run, from the archive unless --remote."""
-    if remote:
-        run = cli.db.runs.retrieve(run_id, thread_id=thread_id)
-    else:
-        run = require_archived(
-            cli.db.runs.archived(run_id), f"run {run_id}", hint="pass --remote, or sync its thread"
-        )
-    _emit_run(cli, run, as_json)
+    found = (
+        Archived(cli.db.runs.retrieve(run_id, thread_id=thread_id).to_dict())
+        if remote
+        else latest(cli.store, "run", run_id, hint="pass --remote, or `assistdb threads sync` its thread")
+    )
+    _emit_run(cli, found, as_json)
 
 
 @runs.command("steps")
-@click.argument("run_id")
+@click.argument("run_id", shell_complete=archived_ids("run"))
 @thread_option
 @remote_option
 @json_option
 @pass_cli
 def steps(cli: CliContext, run_id: str, thread_id: str | None, remote: bool, as_json: bool) -> None:
     """What a run did, step by step: messages it wrote and tools it called."""
-    found = list(cli.db.steps.list(run_id, thread_id=thread_id)) if remote else cli.db.steps.find(run_id)
+    found: list[Mapping[str, Any]]
+    if remote:
+        found = [step.to_dict() for step in cli.db.steps.list(run_id, thread_id=thread_id)]
+    else:
+        found = [s.body for s in cli.store.reader.find("run_step", Filters(run_id=check_id("run", run_id)))]
     if as_json:
         emit_json(found)
         return
     emit_table(
         ["id", "type", "status", "detail", "created"],
-        ([s.id, s.type, s.status, _step_detail(s), human_time(s.created_at)] for s in found),
+        (
+            [s.get("id"), s.get("type"), s.get("status"), _step_detail(s), human_time(s.get("created_at"))]
+            for s in found
+        ),
         empty=f"no steps archived for {run_id}" + ("" if remote else " (pass --remote to fetch them)"),
     )
 
 
-def _step_detail(step: RunStep) -> str:
-    details = step.step_details
-    if details.type == "message_creation":
-        return details.message_creation.message_id
+def _step_detail(step: Mapping[str, Any]) -> str:
+    details = step.get("step_details") or {}
+    if details.get("type") == "message_creation":
+        return str((details.get("message_creation") or {}).get("message_id"))
     calls = []
-    for call in details.tool_calls:
-        if call.type == "function":
-            calls.append(f"{call.function.name}({call.function.arguments})")
+    for call in details.get("tool_calls") or ():
+        if call.get("type") == "function":
+            function = call.get("function") or {}
+            calls.append(f"{function.get('name')}({function.get('arguments')})")
         else:
-            calls.append(call.type)
+            calls.append(str(call.get("type")))
     return ", ".join(calls)
+
+
+runs.add_command(
+    history_command("run", "run_step", hint="`assistdb threads sync` its thread, then try again")
+)

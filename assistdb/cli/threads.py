@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import click
-from openai.types.beta import Thread
 
-from assistdb.audit import build_transcript
+from assistdb.cli.archived import Archived, history_command, latest
 from assistdb.cli.bounds import COUNT
-from assistdb.cli.context import CliContext, pass_cli, require_archived
+from assistdb.cli.completion import archived_ids
+from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import (
     DateParam,
     confirm_or_refuse,
@@ -19,11 +19,20 @@ from assistdb.cli.options import (
     remote_option,
     yes_option,
 )
-from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, note, progress, to_data
+from assistdb.cli.output import (
+    emit_fields,
+    emit_json,
+    emit_json_text,
+    emit_table,
+    human_time,
+    note,
+    progress,
+    say,
+    to_data,
+)
 from assistdb.errors import ApiError, InvalidInputError
 from assistdb.repositories.validation import check_id
 from assistdb.store import Filters
-from assistdb.sync import sync_threads
 
 
 @click.group()
@@ -31,19 +40,22 @@ def threads() -> None:
     """Create, track, search, sync and read threads."""
 
 
-def _emit_thread(cli: CliContext, thread: Thread, as_json: bool) -> None:
+def _emit_thread(cli: CliContext, found: Archived, as_json: bool) -> None:
+    thread = found.body
     if as_json:
         emit_json(thread)
         return
     reader = cli.store.reader
-    cursor = cli.store.tracking.cursor(thread.id)
+    thread_id = str(thread["id"])
+    cursor = cli.store.tracking.cursor(thread_id)
     emit_fields(
         [
-            ("id", thread.id),
-            ("created", human_time(thread.created_at)),
-            ("metadata", thread.metadata),
-            ("messages", reader.count("message", Filters(thread_id=thread.id))),
-            ("runs", reader.count("run", Filters(thread_id=thread.id))),
+            ("id", thread_id),
+            ("created", human_time(thread.get("created_at"))),
+            ("metadata", thread.get("metadata")),
+            *found.deletion_fields(),
+            ("messages", reader.count("message", Filters(thread_id=thread_id))),
+            ("runs", reader.count("run", Filters(thread_id=thread_id))),
             ("tracked", "yes" if cursor is not None else "no"),
             (
                 "last synced",
@@ -71,7 +83,7 @@ def create(
         params["messages"] = [{"role": "user", "content": text} for text in messages]
     if metadata:
         params["metadata"] = metadata
-    _emit_thread(cli, cli.db.threads.create(**params), as_json)
+    _emit_thread(cli, Archived(cli.db.threads.create(**params).to_dict()), as_json)
 
 
 @threads.command("track")
@@ -82,18 +94,28 @@ def track(cli: CliContext, thread_ids: tuple[str, ...], as_json: bool) -> None:
     """Adopt threads created elsewhere: archive them and keep them in sync from now on."""
     for thread_id in thread_ids:
         check_id("thread", thread_id)
-    tracked = [cli.db.threads.track(thread_id) for thread_id in thread_ids]
+    tracked = []
+    with progress("tracking threads", total=len(thread_ids)) as advance:
+        for thread_id in dict.fromkeys(thread_ids):
+            tracked.append(cli.db.threads.track(thread_id))
+            advance(1)
     if as_json:
         emit_json(tracked)
         return
-    for thread in tracked:
-        note(f"tracking {thread.id}")
-    note("run `assistdb threads sync` to archive their messages and runs")
+    listed = ", ".join(thread.id for thread in tracked[:3]) + (", …" if len(tracked) > 3 else "")
+    note(f"tracking {len(tracked)} thread(s): {listed}")
+    note("run `assistdb threads sync --all` to archive their messages and runs")
 
 
 @threads.command("list")
 @metadata_option("Only threads with this metadata pair; repeat to require several.")
-@click.option("--assistant", "assistant_id", metavar="ID", help="Only threads this assistant ran on.")
+@click.option(
+    "--assistant",
+    "assistant_id",
+    metavar="ID",
+    shell_complete=archived_ids("assistant"),
+    help="Only threads this assistant ran on.",
+)
 @click.option("--since", type=DateParam(), help="Only threads created at or after DATE (UTC unless given).")
 @click.option("--until", type=DateParam(), help="Only threads created before DATE.")
 @click.option("--deleted", is_flag=True, help="Include threads deleted remotely (their last archived state).")
@@ -138,30 +160,32 @@ def list_threads(
             + (["yes" if body.get("deleted") else ""] if deleted else [])
             for body in found
         ),
-        empty="no threads in the archive (create one, or `assistdb threads track ID`)",
+        empty=(
+            "no archived thread matches (`assistdb threads list` without filters shows them all)"
+            if metadata or assistant_id or since or until
+            else "no threads in the archive (create one, or `assistdb threads track ID`)"
+        ),
     )
 
 
 @threads.command("show")
-@click.argument("thread_id")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
 @remote_option
 @json_option
 @pass_cli
 def show(cli: CliContext, thread_id: str, remote: bool, as_json: bool) -> None:
     """Show a thread, from the archive unless --remote."""
     if remote:
-        thread = cli.db.threads.retrieve(thread_id)
+        found = Archived(cli.db.threads.retrieve(thread_id).to_dict())
     else:
-        thread = require_archived(
-            cli.db.threads.archived(thread_id),
-            f"thread {thread_id}",
-            hint="pass --remote, or `assistdb threads track` it first",
+        found = latest(
+            cli.store, "thread", thread_id, hint="pass --remote, or `assistdb threads track` it first"
         )
-    _emit_thread(cli, thread, as_json)
+    _emit_thread(cli, found, as_json)
 
 
 @threads.command("delete")
-@click.argument("thread_id")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
 @yes_option
 @pass_cli
 def delete(cli: CliContext, thread_id: str, yes: bool) -> None:
@@ -173,7 +197,7 @@ def delete(cli: CliContext, thread_id: str, yes: bool) -> None:
 
 
 @threads.command("sync")
-@click.argument("thread_ids", nargs=-1, metavar="[THREAD_ID]...")
+@click.argument("thread_ids", nargs=-1, metavar="[THREAD_ID]...", shell_complete=archived_ids("thread"))
 @click.option("--all", "all_tracked", is_flag=True, help="Sync every tracked thread.")
 @click.option(
     "--full", is_flag=True, help="Reconcile everything: edits and deletions too, not only what is new."
@@ -187,6 +211,8 @@ def sync(
     cli: CliContext, thread_ids: tuple[str, ...], all_tracked: bool, full: bool, workers: int, as_json: bool
 ) -> None:
     """Bring archived threads up to date with the API (only what is new, unless --full)."""
+    from assistdb.sync import sync_threads
+
     if bool(thread_ids) == all_tracked:
         raise InvalidInputError("name the threads to sync, or pass --all", hint="not both")
     for thread_id in thread_ids:
@@ -211,7 +237,7 @@ def sync(
 
 
 @threads.command("transcript")
-@click.argument("thread_id")
+@click.argument("thread_id", shell_complete=archived_ids("thread"))
 @click.option(
     "--format",
     "output_format",
@@ -223,5 +249,13 @@ def sync(
 @pass_cli
 def transcript(cli: CliContext, thread_id: str, output_format: str) -> None:
     """The conversation from the archive: messages, runs, tool calls with their outputs, usage."""
+    from assistdb.audit.transcript import build_transcript
+
     built = build_transcript(cli.store, check_id("thread", thread_id))
-    click.echo(built.to_markdown() if output_format == "md" else built.to_json())
+    if output_format == "md":
+        say(built.to_markdown())
+    else:
+        emit_json_text(built.to_json())
+
+
+threads.add_command(history_command("thread", hint="`assistdb threads track` it first"))

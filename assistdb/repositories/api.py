@@ -69,17 +69,30 @@ def translate_api_errors() -> Iterator[None]:
 
 def api_error(exc: openai.APIError) -> errors.AssistDBError:
     """The assistdb error for an SDK error, with any registered secret masked."""
+    from assistdb.transport import UnreachableError
+
     message = redact(_api_message(exc))
+    if isinstance(exc, UnreachableError):
+        return errors.ApiUnreachableError(
+            redact(exc.message),
+            hint="check the base URL (OPENAI_BASE_URL) and that the server is up",
+            base_url=redact(exc.base_url),
+        )
     if isinstance(exc, openai.APIConnectionError):
-        where = redact(str(exc.request.url.copy_with(path="/", query=None))) if exc.request else "the API"
+        where = redact(str(exc.request.url.copy_with(query=None))) if exc.request else "the API"
         kind = "timed out talking to" if isinstance(exc, openai.APITimeoutError) else "cannot reach"
         return errors.ApiConnectionError(
-            f"{kind} the API at {where}",
-            hint="check --base-url / OPENAI_BASE_URL and that the server is up",
+            f"{kind} the API at {where}", hint="check the network and that the server is up, then retry"
         )
     status = getattr(exc, "status_code", None)
     if isinstance(exc, openai.NotFoundError):
-        return errors.NotFoundError(message, hint="check the ID; `assistdb threads list` shows known threads")
+        if message.startswith("Invalid URL"):  # the route, not an object, is unknown
+            return errors.NotFoundError(
+                f"{message} at {redact(str(exc.request.url.copy_with(query=None)))}",
+                hint="does the base URL (OPENAI_BASE_URL) end in /v1?",
+                status_code=status,
+            )
+        return errors.NotFoundError(message, hint="check the ID", status_code=status)
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return errors.AuthenticationError(
             f"the API rejected the key: {message}",

@@ -21,7 +21,7 @@ class AssistDB:
     ``database_url`` is any SQLAlchemy URL (default: ``ASSISTDB_DATABASE_URL`` or a SQLite file
     in the user data folder). ``client`` is an ``openai.OpenAI`` client; without one, a client is
     built from the environment the first time the API is needed, so archive-only reads work
-    without a key.
+    without a key. ``store`` shares an archive already open (``database_url`` is then ignored).
     """
 
     def __init__(
@@ -30,8 +30,9 @@ class AssistDB:
         *,
         client: OpenAI | None = None,
         client_settings: ClientSettings | None = None,
+        store: Store | None = None,
     ) -> None:
-        self.store = Store(database_url)
+        self.store = store if store is not None else Store(database_url)
         self._client = client
         self._client_settings = client_settings
         self.assistants = AssistantsRepository(self)

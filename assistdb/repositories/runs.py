@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from openai.types.beta.threads import Run
@@ -43,13 +43,15 @@ class RunsRepository(Repository[Run]):
         timeout: float | None = None,
         cancel_on_timeout: bool = True,
         stream: bool = False,
+        on_event: Callable[[Any], None] | None = None,
         **create_params: Any,
     ) -> Run:
-        """Create a run and drive it to its end (see :meth:`wait`)."""
+        """Create a run and drive it to its end (see :meth:`wait`); with ``stream=True``,
+        ``on_event`` sees each event as it arrives (text deltas, to show a reply as it comes)."""
         from assistdb.runner.engine import RunEngine  # the engine builds on these repositories
 
         check_metadata(create_params.get("metadata"))
-        return RunEngine(self._owner).create_and_wait(
+        return RunEngine(self._owner, on_event=on_event).create_and_wait(
             check_id("thread", thread_id),
             assistant_id=check_id("assistant", assistant_id),
             tools=tools,

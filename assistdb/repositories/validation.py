@@ -17,6 +17,8 @@ _LABELS: dict[ObjectType, str] = {
     "run": "run",
     "run_step": "run step",
 }
+#: The API's built-in tools, named by type (``--tool`` and ``tools:`` entries in ``apply``).
+BUILTIN_TOOLS = ("code_interpreter", "file_search")
 METADATA_MAX_PAIRS = 16
 METADATA_MAX_KEY = 64
 METADATA_MAX_VALUE = 512

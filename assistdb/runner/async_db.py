@@ -166,11 +166,13 @@ class AsyncRuns(_AsyncRepository):
         timeout: float | None = None,
         cancel_on_timeout: bool = True,
         stream: bool = False,
+        on_event: Callable[[Any], None] | None = None,
         **create_params: Any,
     ) -> Run:
-        """Create a run and drive it to its end (see :meth:`wait`)."""
+        """Create a run and drive it to its end (see :meth:`wait`); with ``stream=True``,
+        ``on_event`` sees each event as it arrives (text deltas, to show a reply as it comes)."""
         check_metadata(create_params.get("metadata"))
-        return await AsyncRunEngine(self._owner).create_and_wait(
+        return await AsyncRunEngine(self._owner, on_event=on_event).create_and_wait(
             check_id("thread", thread_id),
             assistant_id=check_id("assistant", assistant_id),
             tools=tools,

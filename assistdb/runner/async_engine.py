@@ -54,11 +54,17 @@ class AsyncRunEngine:
     """Drives runs of one :class:`AsyncAssistDB` with its ``AsyncOpenAI`` client."""
 
     def __init__(
-        self, db: AsyncAssistDB, *, book: DurationBook = DURATIONS, clock: Clock = time.monotonic
+        self,
+        db: AsyncAssistDB,
+        *,
+        book: DurationBook = DURATIONS,
+        clock: Clock = time.monotonic,
+        on_event: Callable[[Any], None] | None = None,
     ) -> None:
         self.db = db
         self.book = book
         self.clock = clock
+        self.on_event = on_event  # sees every streamed event (e.g. to print text deltas)
 
     async def create_and_wait(
         self,
@@ -238,6 +244,8 @@ class AsyncRunEngine:
                     log.info("the event stream broke (%s); polling instead", type(exc).__name__)
                     break
                 received = self.clock()
+                if self.on_event is not None:
+                    self.on_event(event)
                 body = kept_body(event)
                 if body is not None:
                     unrecorded.append(body)

@@ -59,11 +59,13 @@ class RunEngine:
         book: DurationBook = DURATIONS,
         clock: Clock = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        on_event: Callable[[Any], None] | None = None,
     ) -> None:
         self.db = db
         self.book = book
         self.clock = clock
         self.sleep = sleep
+        self.on_event = on_event  # sees every streamed event (e.g. to print text deltas)
 
     def create_and_wait(
         self,
@@ -244,6 +246,8 @@ class RunEngine:
                     log.info("the event stream broke (%s); polling instead", type(exc).__name__)
                     break
                 received = self.clock()
+                if self.on_event is not None:
+                    self.on_event(event)
                 body = kept_body(event)
                 if body is not None:
                     unrecorded.append(body)

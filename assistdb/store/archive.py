@@ -19,13 +19,12 @@ from assistdb.errors import InvalidInputError
 from assistdb.store import hashing
 from assistdb.store.bulk import bulk_insert
 from assistdb.store.objects import UNFINISHED, Indexed, ObjectType, index_of, tombstone_body
-from assistdb.store.schema import Chain, Head, HeadMetadata, Version
 
-VERSIONS = Version.__table__  # type: ignore[attr-defined]
-HEADS = Head.__table__  # type: ignore[attr-defined]
-HEAD_METADATA = HeadMetadata.__table__  # type: ignore[attr-defined]
-CHAINS = Chain.__table__  # type: ignore[attr-defined]
-
+# Re-exported: the rest of assistdb reaches the tables through the module that writes them.
+from assistdb.store.schema import CHAINS as CHAINS
+from assistdb.store.schema import HEAD_METADATA as HEAD_METADATA
+from assistdb.store.schema import HEADS as HEADS
+from assistdb.store.schema import VERSIONS as VERSIONS
 
 # Objects in the order they were created remotely, ties broken by the order the archive saw them.
 ARRIVAL_ORDER = (

@@ -1,17 +1,24 @@
-"""Schema migrations: find the shipped Alembic scripts, migrate on first use, refuse newer schemas."""
+"""Schema migrations: find the shipped Alembic scripts, migrate on first use, refuse newer schemas.
+
+Every command checks the schema when it opens the archive; that check reads the revision table
+and the scripts' ``revision`` lines directly, so that a command on an up-to-date archive never
+imports Alembic (about a third of a second). Alembic runs only when there is something to do.
+"""
 
 from __future__ import annotations
 
+import functools
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, exc, inspect, text
 
-from alembic import command
 from assistdb.errors import DatabaseError, SchemaTooNewError
 from assistdb.store.database import Database
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 _ADVISORY_LOCK_KEY = 0x61737369  # "assi": serialises concurrent migrations on PostgreSQL
@@ -24,6 +31,8 @@ def migrations_dir() -> Path:
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(migrations_dir()))
     if connection is not None:
@@ -31,24 +40,68 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return config
 
 
+_REVISION_LINE = re.compile(r"^(down_revision|revision)\b[^=\n]*=\s*(.*?)\s*$", re.MULTILINE)
+
+
+@functools.cache
+def _declared_head() -> str | None:
+    """The single head named by the scripts' ``revision = "..."`` and ``down_revision = "..."``
+    lines, or None when they are anything but one plain string each (then ask Alembic)."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for script in (migrations_dir() / "versions").glob("*.py"):
+        found = dict(
+            (name, value) for name, value in _REVISION_LINE.findall(script.read_text(encoding="utf-8"))
+        )
+        revision, parent = found.get("revision", ""), found.get("down_revision", "")
+        if not re.fullmatch(r"[\"'][\w-]+[\"']", revision) or not re.fullmatch(
+            r"None|[\"'][\w-]+[\"']", parent
+        ):
+            return None
+        revisions.add(revision.strip("\"'"))
+        if parent != "None":
+            parents.add(parent.strip("\"'"))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
 def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
 
 
 def known_revisions() -> set[str]:
+    from alembic.script import ScriptDirectory
+
     return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
 def current_revision(database: Database) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
     with database.read() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def _recorded_revision(database: Database) -> str | None:
+    """The revision in ``alembic_version`` by plain SQL; None if there is no such table yet."""
+    with database.read() as connection:
+        try:
+            rows = connection.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        except exc.DBAPIError:  # no such table: a new archive (anything worse, Alembic reports)
+            return None
+    return rows[0] if len(rows) == 1 else None
 
 
 def ensure_current(database: Database) -> None:
     """Migrate ``database`` to the newest schema unless it is already there; never downgrade,
     and never add our tables to another application's database."""
+    declared = _declared_head()
+    if declared is not None and _recorded_revision(database) == declared:
+        return
     current = current_revision(database)
     if current == head_revision():
         return
@@ -58,6 +111,10 @@ def ensure_current(database: Database) -> None:
 
 
 def upgrade(database: Database, revision: str = "head") -> None:
+    from alembic.runtime.migration import MigrationContext
+
+    from alembic import command
+
     with database.write() as connection:
         _lock(connection)
         current = MigrationContext.configure(connection).get_current_revision()
@@ -83,6 +140,8 @@ def _foreign(database: Database, tables: list[str]) -> DatabaseError:
 
 
 def downgrade(database: Database, revision: str) -> None:
+    from alembic import command
+
     with database.write() as connection:
         _lock(connection)
         command.downgrade(alembic_config(connection), revision)

@@ -203,6 +203,18 @@ class ArchiveReader:
                 return
             after = page[-1]
 
+    def ids_starting_with(self, object_type: ObjectType, prefix: str, *, limit: int = 100) -> list[str]:
+        """IDs of archived objects of one type that start with ``prefix`` (shell completion)."""
+        escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        statement = (
+            select(HEADS.c.object_id)
+            .where(HEADS.c.object_type == object_type, HEADS.c.object_id.like(f"{escaped}%", escape="\\"))
+            .order_by(HEADS.c.object_id)
+            .limit(limit)
+        )
+        with self.database.read() as connection:
+            return list(connection.execute(statement).scalars())
+
     def with_status(
         self, thread_id: str, statuses: Collection[str]
     ) -> list[tuple[ObjectType, str, str | None]]:

@@ -16,159 +16,165 @@ Two kinds of table live here:
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, String, Text, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+# Plain SQLAlchemy Core tables: nothing maps rows to classes, and Core keeps every command's
+# start fast (declaring them as SQLModel classes imported pydantic and the ORM on each run).
 
 ID = 128  # longest object ID we accept; real ones are about 30 characters
 HASH = 64  # hex SHA-256
 SCHEME = 32  # ``sha256`` or ``hmac-sha256:<key id>``
 
-
-class Version(SQLModel, table=True):
-    """One observed state of one API object: the archive's only kind of object row."""
-
-    __tablename__ = "versions"
-    __table_args__ = (
-        UniqueConstraint("chain_id", "chain_seq", name="uq_versions_chain_seq"),
-        UniqueConstraint("object_id", "version", name="uq_versions_object_version"),
-        Index("ix_versions_thread_id", "thread_id"),
-    )
-
-    id: int | None = Field(
-        default=None,
-        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    )
-    chain_id: str = Field(sa_column=Column(String(ID), nullable=False))
-    chain_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    object_type: str = Field(sa_column=Column(String(16), nullable=False))
-    object_id: str = Field(sa_column=Column(String(ID), nullable=False))
-    version: int = Field(sa_column=Column(Integer, nullable=False))
-    thread_id: str | None = Field(default=None, sa_column=Column(String(ID), nullable=True))
-    tombstone: bool = Field(sa_column=Column(Boolean, nullable=False))
-    observed_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
-    body: str = Field(sa_column=Column(Text, nullable=False))
-    content_hash: str = Field(sa_column=Column(String(HASH), nullable=False))
-    prev_hash: str = Field(sa_column=Column(String(HASH), nullable=False))
-    row_hash: str = Field(sa_column=Column(String(HASH), nullable=False))
-    scheme: str = Field(sa_column=Column(String(SCHEME), nullable=False, server_default="sha256"))
+metadata = MetaData()
 
 
-class ToolCall(SQLModel, table=True):
-    """One event in the life of one tool call: ``started``, ``finished`` or ``submitted``.
-
-    The run engine writes ``started`` before it calls a tool and ``finished`` (with the output)
-    before it submits, which is what lets a resumed run avoid calling a tool twice. The events of
-    one run form a hash chain (``seq``, ``prev_hash``, ``row_hash``) whose tip is the ``chains``
-    row ``ledger:<run ID>``, so a forged or edited output is caught before it is submitted.
-    """
-
-    __tablename__ = "tool_calls"
-    __table_args__ = (
-        UniqueConstraint("call_id", "attempt", "event", name="uq_tool_calls_event"),
-        UniqueConstraint("run_id", "seq", name="uq_tool_calls_run_seq"),
-        Index("ix_tool_calls_run_id", "run_id"),
-    )
-
-    id: int | None = Field(
-        default=None,
-        sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
-    )
-    call_id: str = Field(sa_column=Column(String(ID), nullable=False))
-    attempt: int = Field(sa_column=Column(Integer, nullable=False))
-    event: str = Field(sa_column=Column(String(16), nullable=False))
-    run_id: str = Field(sa_column=Column(String(ID), nullable=False))
-    thread_id: str = Field(sa_column=Column(String(ID), nullable=False))
-    function_name: str = Field(sa_column=Column(String(ID), nullable=False))
-    arguments: str = Field(sa_column=Column(Text, nullable=False))
-    output: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
-    is_error: bool = Field(sa_column=Column(Boolean, nullable=False))
-    recorded_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
-    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    prev_hash: str = Field(sa_column=Column(String(HASH), nullable=False))
-    row_hash: str = Field(sa_column=Column(String(HASH), nullable=False))
-    scheme: str = Field(sa_column=Column(String(SCHEME), nullable=False, server_default="sha256"))
+def _serial() -> Column[int]:
+    return Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
 
 
-class Head(SQLModel, table=True):
-    """The latest version of an object, with the columns the local queries filter on."""
+#: One observed state of one API object: the archive's only kind of object row.
+VERSIONS = Table(
+    "versions",
+    metadata,
+    _serial(),
+    Column("chain_id", String(ID), nullable=False),
+    Column("chain_seq", BigInteger, nullable=False),
+    Column("object_type", String(16), nullable=False),
+    Column("object_id", String(ID), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("thread_id", String(ID), nullable=True),
+    Column("tombstone", Boolean, nullable=False),
+    Column("observed_at_us", BigInteger, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("content_hash", String(HASH), nullable=False),
+    Column("prev_hash", String(HASH), nullable=False),
+    Column("row_hash", String(HASH), nullable=False),
+    Column("scheme", String(SCHEME), nullable=False, server_default="sha256"),
+    UniqueConstraint("chain_id", "chain_seq", name="uq_versions_chain_seq"),
+    UniqueConstraint("object_id", "version", name="uq_versions_object_version"),
+    Index("ix_versions_thread_id", "thread_id"),
+)
 
-    __tablename__ = "heads"
-    __table_args__ = (
-        Index("ix_heads_type_thread_created", "object_type", "thread_id", "created_at"),
-        Index("ix_heads_run_id", "run_id"),
-        Index("ix_heads_assistant_id", "assistant_id"),
-        Index("ix_heads_type_status", "object_type", "status"),
-        Index("ix_heads_thread_status", "thread_id", "status"),  # a thread's unfinished objects
-    )
+#: One event in the life of one tool call: ``started``, ``finished`` or ``submitted``. The run
+#: engine writes ``started`` before it calls a tool and ``finished`` (with the output) before it
+#: submits, which is what lets a resumed run avoid calling a tool twice. The events of one run form
+#: a hash chain (``seq``, ``prev_hash``, ``row_hash``) whose tip is the ``chains`` row
+#: ``ledger:<run ID>``, so a forged or edited output is caught before it is submitted.
+TOOL_CALLS = Table(
+    "tool_calls",
+    metadata,
+    _serial(),
+    Column("call_id", String(ID), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("event", String(16), nullable=False),
+    Column("run_id", String(ID), nullable=False),
+    Column("thread_id", String(ID), nullable=False),
+    Column("function_name", String(ID), nullable=False),
+    Column("arguments", Text, nullable=False),
+    Column("output", Text, nullable=True),
+    Column("is_error", Boolean, nullable=False),
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("prev_hash", String(HASH), nullable=False),
+    Column("row_hash", String(HASH), nullable=False),
+    Column("scheme", String(SCHEME), nullable=False, server_default="sha256"),
+    UniqueConstraint("call_id", "attempt", "event", name="uq_tool_calls_event"),
+    UniqueConstraint("run_id", "seq", name="uq_tool_calls_run_seq"),
+    Index("ix_tool_calls_run_id", "run_id"),
+)
 
-    object_id: str = Field(sa_column=Column(String(ID), primary_key=True))
-    object_type: str = Field(sa_column=Column(String(16), nullable=False))
-    chain_id: str = Field(sa_column=Column(String(ID), nullable=False))
-    version: int = Field(sa_column=Column(Integer, nullable=False))
-    content_hash: str = Field(sa_column=Column(String(HASH), nullable=False))
-    tombstone: bool = Field(sa_column=Column(Boolean, nullable=False))
-    thread_id: str | None = Field(default=None, sa_column=Column(String(ID), nullable=True))
-    run_id: str | None = Field(default=None, sa_column=Column(String(ID), nullable=True))
-    assistant_id: str | None = Field(default=None, sa_column=Column(String(ID), nullable=True))
-    status: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
-    created_at: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    # When the archive first saw the object, and where in its chain: the order of arrival, which
-    # breaks ties between objects created in the same second.
-    first_observed_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
-    first_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+#: The latest version of an object, with the columns the local queries filter on.
+HEADS = Table(
+    "heads",
+    metadata,
+    Column("object_id", String(ID), primary_key=True),
+    Column("object_type", String(16), nullable=False),
+    Column("chain_id", String(ID), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("content_hash", String(HASH), nullable=False),
+    Column("tombstone", Boolean, nullable=False),
+    Column("thread_id", String(ID), nullable=True),
+    Column("run_id", String(ID), nullable=True),
+    Column("assistant_id", String(ID), nullable=True),
+    Column("status", String(32), nullable=True),
+    Column("created_at", BigInteger, nullable=True),
+    # When the archive first saw the object, and where in its chain: the order of arrival,
+    # which breaks ties between objects created in the same second.
+    Column("first_observed_at_us", BigInteger, nullable=False),
+    Column("first_seq", BigInteger, nullable=False),
+    Index("ix_heads_type_thread_created", "object_type", "thread_id", "created_at"),
+    Index("ix_heads_run_id", "run_id"),
+    Index("ix_heads_assistant_id", "assistant_id"),
+    Index("ix_heads_type_status", "object_type", "status"),
+    Index("ix_heads_thread_status", "thread_id", "status"),  # a thread's unfinished objects
+)
 
+#: The metadata pairs of each object's latest version, for search by key and value.
+HEAD_METADATA = Table(
+    "head_metadata",
+    metadata,
+    Column("object_id", String(ID), primary_key=True),
+    Column("key", String(64), primary_key=True),
+    Column("value", String(512), nullable=False),
+    Index("ix_head_metadata_key_value", "key", "value"),
+)
 
-class HeadMetadata(SQLModel, table=True):
-    """The metadata pairs of each object's latest version, for search by key and value."""
+#: The tip of one hash chain; appending locks this row so that writers take turns. ``scheme`` is
+#: that of the last row: a chain sealed with a key is only appended with it.
+CHAINS = Table(
+    "chains",
+    metadata,
+    Column("chain_id", String(ID), primary_key=True),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("last_hash", String(HASH), nullable=False),
+    Column("scheme", String(SCHEME), nullable=False, server_default="sha256"),
+)
 
-    __tablename__ = "head_metadata"
-    __table_args__ = (Index("ix_head_metadata_key_value", "key", "value"),)
+#: A state of the archive that ``audit verify`` found sound: every chain's length and end hash,
+#: under the digest that names it. The digest is what a user keeps elsewhere; this row only spells
+#: it out, and is checked against it before use.
+CHECKPOINTS = Table(
+    "checkpoints",
+    metadata,
+    Column("digest", String(HASH), primary_key=True),
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Column("state", Text, nullable=False),
+)
 
-    object_id: str = Field(sa_column=Column(String(ID), primary_key=True))
-    key: str = Field(sa_column=Column(String(64), primary_key=True))
-    value: str = Field(sa_column=Column(String(512), nullable=False))
-
-
-class Chain(SQLModel, table=True):
-    """The tip of one hash chain; appending locks this row so that writers take turns.
-
-    ``scheme`` is that of the last row: a chain sealed with a key is only appended with it."""
-
-    __tablename__ = "chains"
-
-    chain_id: str = Field(sa_column=Column(String(ID), primary_key=True))
-    last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    last_hash: str = Field(sa_column=Column(String(HASH), nullable=False))
-    scheme: str = Field(sa_column=Column(String(SCHEME), nullable=False, server_default="sha256"))
-
-
-class Checkpoint(SQLModel, table=True):
-    """A state of the archive that ``audit verify`` found sound: every chain's length and end
-    hash, under the digest that names it. The digest is what a user keeps elsewhere; this row
-    only spells it out, and is checked against it before use."""
-
-    __tablename__ = "checkpoints"
-
-    digest: str = Field(sa_column=Column(String(HASH), primary_key=True))
-    recorded_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
-    state: str = Field(sa_column=Column(Text, nullable=False))
-
-
-class TrackedThread(SQLModel, table=True):
-    """A thread the archive keeps in sync, with its incremental-sync cursors and lease."""
-
-    __tablename__ = "tracked_threads"
-    __table_args__ = (Index("ix_tracked_threads_synced", "last_synced_at_us"),)
-
-    thread_id: str = Field(sa_column=Column(String(ID), primary_key=True))
-    tracked_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
-    message_cursor: str | None = Field(default=None, sa_column=Column(String(ID), nullable=True))
-    run_cursor: str | None = Field(default=None, sa_column=Column(String(ID), nullable=True))
-    last_synced_at_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    lease_owner: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
-    lease_until_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
-    gone: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
-
+#: A thread the archive keeps in sync, with its incremental-sync cursors and lease.
+TRACKED = Table(
+    "tracked_threads",
+    metadata,
+    Column("thread_id", String(ID), primary_key=True),
+    Column("tracked_at_us", BigInteger, nullable=False),
+    Column("message_cursor", String(ID), nullable=True),
+    Column("run_cursor", String(ID), nullable=True),
+    Column("last_synced_at_us", BigInteger, nullable=True),
+    Column("lease_owner", String(64), nullable=True),
+    Column("lease_until_us", BigInteger, nullable=True),
+    Column("gone", Boolean, nullable=False, default=False),
+    Index("ix_tracked_threads_synced", "last_synced_at_us"),
+)
 
 ARCHIVE_TABLES = ("versions", "tool_calls", "checkpoints")
-metadata = SQLModel.metadata
+
+#: The full-text index of message text (migration 0003): an FTS5 virtual table (and its shadow
+#: tables) on SQLite, a table with a generated ``tsvector`` on PostgreSQL; written only by a
+#: trigger, so it is not modelled here.
+SEARCH_INDEX = "message_search"
+
+
+def is_modelled(name: str | None, type_: str, parent_names: object) -> bool:
+    """Alembic's ``include_name`` hook: compare everything but the search index with the models."""
+    return not (type_ == "table" and name is not None and name.startswith(SEARCH_INDEX))

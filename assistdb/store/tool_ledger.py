@@ -26,9 +26,8 @@ from assistdb.store.bulk import bulk_insert
 from assistdb.store.chaining import LedgerChecker, event_fields
 from assistdb.store.database import Database
 from assistdb.store.hashing import GENESIS, Sealer, sha256_hex
-from assistdb.store.schema import ID, ToolCall
+from assistdb.store.schema import ID, TOOL_CALLS
 
-TOOL_CALLS = ToolCall.__table__  # type: ignore[attr-defined]
 LEDGER_PREFIX = "ledger:"
 
 

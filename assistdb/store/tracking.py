@@ -10,9 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from assistdb.store.archive import now_us
 from assistdb.store.database import Database
-from assistdb.store.schema import TrackedThread
-
-TRACKED = TrackedThread.__table__  # type: ignore[attr-defined]
+from assistdb.store.schema import TRACKED as TRACKED
 
 
 @dataclass(frozen=True)

@@ -94,14 +94,18 @@ def sync_threads(
                 if on_progress is not None:
                     on_progress(result)
 
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="assistdb-sync") as pool:
-        futures = [pool.submit(work) for _ in range(workers)]
-        try:
-            for future in futures:
-                future.result()
-        except BaseException:
-            stop.set()  # the other workers stop after their current page
-            raise
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="assistdb-sync")
+    futures = [pool.submit(work) for _ in range(workers)]
+    try:
+        for future in futures:
+            future.result()
+    except BaseException:
+        # The other workers stop after their current page; an interrupted caller does not wait
+        # for that (what they commit is consistent either way).
+        stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     summary.skipped = max(0, candidates - summary.threads)
     return summary
 

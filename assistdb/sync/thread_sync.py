@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Connection
 
-from assistdb.errors import ApiError, AuthenticationError, Interrupted, NotFoundError
+from assistdb.errors import ApiError, ApiUnreachableError, AuthenticationError, Interrupted, NotFoundError
 from assistdb.repositories.facade import AssistDB
 from assistdb.repositories.validation import check_id
 from assistdb.store import Filters, hashing
@@ -111,8 +111,8 @@ class ThreadSync:
                 self.result.requests, self.result.pages = remote.requests, remote.pages
             finished = True
         except (ApiError, NotFoundError) as exc:
-            if isinstance(exc, AuthenticationError):  # no other thread would fare better
-                raise
+            if isinstance(exc, AuthenticationError | ApiUnreachableError):
+                raise  # no other thread would fare better: stop the whole sync now
             self.result.error = str(exc)
         finally:
             if not finished:

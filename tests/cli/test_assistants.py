@@ -70,7 +70,10 @@ def test_delete_needs_yes_without_a_terminal_then_keeps_history(run_cli: Cli) ->
     assert run_cli.json("assistants", "show", created["id"]) == created  # still there remotely
     run_cli.ok("assistants", "delete", created["id"], "--yes")
     assert_one_line_error(run_cli("assistants", "show", created["id"]), 3)
-    assert_one_line_error(run_cli("assistants", "show", created["id"], "--archived"), 3, "archive")
+    # The archive keeps what was deleted remotely: shown as last seen, with when it was deleted.
+    assert run_cli.json("assistants", "show", created["id"], "--archived") == created
+    shown = run_cli.ok("assistants", "show", created["id"], "--archived").stdout
+    assert "name:" in shown and "gone" in shown and "deleted:      remotely; recorded 20" in shown
     history = run_cli.json("assistants", "history", created["id"])
     assert [entry["deleted"] for entry in history] == [False, True]
 

@@ -7,10 +7,12 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from assistdb.repositories import api
 from tests.cli.conftest import Cli, assert_one_line_error, subprocess_env
+from tests.cli.terminal import start_terminal
 
 Start = Callable[..., "subprocess.Popen[str]"]
 
@@ -51,9 +53,7 @@ def test_continue_a_thread_and_report_a_failed_run_with_exit_5(
     assert chat.returncode == 5, stderr
     assert "still there?" in stdout
     errors = [line for line in stderr.splitlines() if line.startswith("error: ")]
-    assert (
-        len(errors) == 2 and "ended failed" in errors[0] and "out of ideas" in errors[0]
-    )  # noted, then exit 5
+    assert len(errors) == 1 and "ended failed" in errors[0] and "out of ideas" in errors[0]  # once
     assert len(sqlite_cli.json("runs", "list", "--thread", thread["id"])) == 2
 
 
@@ -104,3 +104,77 @@ def test_a_line_that_is_not_utf8_ends_the_chat_with_exit_2(sqlite_cli: Cli) -> N
     assert chat.returncode == 2, errors
     assert errors[-1].startswith("error: a chat line on standard input is not UTF-8 text (byte 5) ("), errors
     assert "first line" in chat.stdout.decode() and "never sent" not in chat.stdout.decode()
+
+
+def test_a_tool_call_without_tools_is_refused_and_the_thread_stays_usable(
+    sqlite_cli: Cli, assistdb_process: Start, tmp_path: Path
+) -> None:
+    assistant = sqlite_cli.json(
+        "assistants", "create", "--name", "c", "--model", "gpt-4o", "--tools", "tests.cli.weather_tools"
+    )
+    saved = tmp_path / "chat.md"
+    saved.write_text("# my notes\n")
+    chat = start_chat(sqlite_cli, assistdb_process, assistant["id"], "--save", str(saved))
+    stdout, stderr = chat.communicate('/tool get_weather {"city": "Oslo"}\nand now?\n', 120)
+    assert chat.returncode == 5, stderr
+    assert "asked for get_weather" in stderr and "--tools" in stderr and "cancelled" in stderr
+    assert "Can't add messages" not in stderr and "and now?" in stdout
+    thread_id = stderr.split(" in ")[1].split()[0]
+    statuses = [run["status"] for run in sqlite_cli.json("runs", "list", "--thread", thread_id)]
+    assert statuses == ["completed", "cancelled"]  # newest first
+    text = saved.read_text()
+    assert text.startswith("# my notes\n") and "**you**: and now?" in text and "You said: and now?" in text
+
+
+def test_a_person_at_a_terminal_edits_lines_recalls_them_and_uses_slash_commands(
+    sqlite_cli: Cli, tmp_path: Path
+) -> None:
+    assistant = sqlite_cli.json("assistants", "create", "--name", "c", "--model", "gpt-4o")
+    env = {"OPENAI_API_KEY": sqlite_cli.server.api_key, "XDG_DATA_HOME": str(tmp_path)}
+    args = (
+        "--db",
+        sqlite_cli.database_url,
+        "--base-url",
+        sqlite_cli.server.base_url,
+        "chat",
+        assistant["id"],
+    )
+    terminal = start_terminal(*args, env=env)
+    terminal.read_until("you> ")
+    terminal.type("helo\x1b[D\x1b[Dl\r")  # two Left arrows, then insert an "l": "hello"
+    terminal.read_until("You said: hello")  # streamed in as the deltas came
+    terminal.read_until("you> ")
+    terminal.type("/tools\r")
+    terminal.read_until("no tools")
+    terminal.type("/runs\r")
+    terminal.read_until("completed")
+    terminal.type("\x1b[A\x1b[A\x1b[A\r")  # Up three times: "hello" again
+    terminal.read_until("You said: hello", timeout=60)
+    output = terminal.read_until("you> ")
+    assert output.count("You said: hello") == 2 and "^[[A" not in output
+    terminal.type("/exit\r")
+    code, _ = terminal.finish()
+    assert code == 0
+    assert "hello" in (tmp_path / "assistdb" / "chat_history").read_text()
+
+
+def test_a_streamed_run_shows_its_text_deltas_to_the_caller(sqlite_cli: Cli) -> None:
+    from assistdb.repositories.facade import AssistDB
+
+    with AssistDB(sqlite_cli.database_url, client=sqlite_cli.server.client()) as db:
+        assistant = db.assistants.create(model="gpt-4o", name="c")
+        thread = db.threads.create(messages=[{"role": "user", "content": "stream this reply to me"}])
+        events: list[Any] = []
+        run = db.runs.create_and_wait(
+            thread.id, assistant_id=assistant.id, stream=True, on_event=events.append
+        )
+        assert run.status == "completed"
+        deltas = "".join(
+            part.text.value
+            for event in events
+            if event.event == "thread.message.delta"
+            for part in event.data.delta.content or ()
+            if part.type == "text"
+        )
+        reply = next(m for m in db.messages.find(thread.id, run_id=run.id) if m.role == "assistant")
+        assert deltas == reply.content[0].text.value == "You said: stream this reply to me"  # type: ignore[union-attr]

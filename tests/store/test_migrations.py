@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, inspect, text
 from assistdb.errors import SchemaTooNewError
 from assistdb.server.tables import metadata as server_metadata
 from assistdb.store import Database, Store, migrations
-from assistdb.store.schema import metadata
+from assistdb.store.schema import is_modelled, metadata
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,8 @@ def test_autogenerate_finds_no_difference_between_models_and_migrations(database
         table.to_metadata(every_table)
     with store.database.read() as connection:
         differences = compare_metadata(
-            MigrationContext.configure(connection, opts={"compare_type": True}), every_table
+            MigrationContext.configure(connection, opts={"compare_type": True, "include_name": is_modelled}),
+            every_table,
         )
     store.close()
 
