@@ -588,3 +588,23 @@ def test_the_run_engine_refuses_forged_started_and_finished_events(
     )
     after = api.call(assistdb_server.client().beta.threads.runs.retrieve, run.id, thread_id=thread.id)
     assert after.status == "requires_action"
+
+
+def test_an_export_of_format_1_is_imported_with_its_ledger_chained(archive: str, tmp_path: Any) -> None:
+    """Exports written before the ledger was chained (format 1) still import, and verify."""
+    exported = tmp_path / "archive.jsonl"
+    assert invoke("--db", archive, "audit", "export", str(exported)).exit_code == 0
+    dropped = {"version": ("scheme",), "tool_call": ("seq", "prev_hash", "row_hash", "scheme")}
+    records = [json.loads(line) for line in exported.read_text().splitlines()]
+    records[0]["version"] = 1
+    old = [{k: v for k, v in r.items() if k not in dropped.get(r["kind"], ())} for r in records]
+    source = tmp_path / "format1.jsonl"
+    source.write_text("".join(json.dumps(record) + "\n" for record in old))
+    target = f"sqlite:///{tmp_path / 'target.sqlite3'}"
+
+    assert invoke("--db", target, "audit", "import", str(source)).exit_code == 0
+
+    imported = json.loads(verify(target, "--json").stdout)
+    original = json.loads(verify(archive, "--json").stdout)
+    assert imported["ok"] and imported["events"] == original["events"] == 3
+    assert imported["digest"] == original["digest"]  # the same hashes as the migration would give
