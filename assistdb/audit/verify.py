@@ -32,7 +32,7 @@ from sqlalchemy import exc as sa_exc
 from assistdb.errors import DatabaseError, InvalidInputError, VerificationError
 from assistdb.store import Store
 from assistdb.store.archive import CHAINS, HEAD_METADATA, HEADS, VERSIONS, index_rows, now_us
-from assistdb.store.chaining import ChainProblem, LedgerChecker, ProblemKind, VersionChecker, _Checker
+from assistdb.store.chaining import ChainChecker, ChainProblem, LedgerChecker, ProblemKind, VersionChecker
 from assistdb.store.hashing import Sealer, tips_digest
 from assistdb.store.objects import Indexed, index_of
 from assistdb.store.schema import CHECKPOINTS, TOOL_CALLS
@@ -183,7 +183,7 @@ def verify_connection(
 
 
 def _finish_chain(
-    report: VerifyReport, checker: _Checker, tip: tuple[int, str] | None, continuation: _Continuation
+    report: VerifyReport, checker: ChainChecker, tip: tuple[int, str] | None, continuation: _Continuation
 ) -> bool:
     """Record the chain's outcome and tip; whether it verified."""
     report.unverified += checker.unverified
@@ -201,12 +201,12 @@ class _Continuation:
         self.expected = expected
         self.found: dict[str, str] = {}
 
-    def see(self, chain_id: str, seq: int, row_hash: str, checker: _Checker) -> None:
+    def see(self, chain_id: str, seq: int, row_hash: str, checker: ChainChecker) -> None:
         want = self.expected.get(chain_id)
         if want is not None and seq == want[0] and checker.problem is None:
             self.found[chain_id] = row_hash
 
-    def check(self, checker: _Checker) -> ChainProblem | None:
+    def check(self, checker: ChainChecker) -> ChainProblem | None:
         want = self.expected.get(checker.chain_id)
         if want is None:
             return None

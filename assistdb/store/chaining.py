@@ -63,7 +63,7 @@ class ChainProblem:
         return f"chain {self.chain_id} seq {self.chain_seq}: {where}{self.kind}{what}: {self.detail}"
 
 
-class _Checker:
+class ChainChecker:
     """What both kinds of chain share: sequence, links, seals, the tip, and no downgrade from a
     keyed row to a plain one. Subclasses say how to read a row."""
 
@@ -159,7 +159,7 @@ class _Checker:
         return None
 
 
-class VersionChecker(_Checker):
+class VersionChecker(ChainChecker):
     """Checks one chain of ``versions`` rows: also each body against its content hash, and each
     object's versions numbered 1, 2, 3..."""
 
@@ -190,7 +190,7 @@ class VersionChecker(_Checker):
             self.versions[row["object_id"]] = row["version"]
 
 
-class LedgerChecker(_Checker):
+class LedgerChecker(ChainChecker):
     """Checks the ``tool_calls`` events of one run (chain ``ledger:<run ID>``)."""
 
     noun = "event"

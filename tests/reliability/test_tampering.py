@@ -1,6 +1,10 @@
-"""Tampering: any database client is refused UPDATE and DELETE on the archive tables, and a change
-made behind the triggers' back (as someone with the file, or a superuser, could) is named by
-``assistdb audit verify``, which exits 6."""
+"""Tampering: any database client is refused UPDATE and DELETE on the archive tables (and moving a
+chain tip anywhere but forward), and a change made behind the triggers' back (as someone with the
+file, or a superuser, could) is named by ``assistdb audit verify``, which exits 6: versions, the
+index readers show (heads, head_metadata), tool-ledger events, cut tails (with ``--expect``), and
+rows forged without the archive key. The run engine refuses to submit a recorded output whose
+ledger does not verify, an edited export is refused on import, and a damaged or foreign database
+file is exit 7 and left alone."""
 
 from __future__ import annotations
 
@@ -555,3 +559,52 @@ def test_verify_checks_the_database_itself_first(archive: str) -> None:
     report = json.loads(verify(archive, "--json").stdout)
     assert re.fullmatch(r"amcheck ok \((\d+) indexes\)", report["integrity"]), report["integrity"]
     assert int(report["integrity"].split("(")[1].split()[0]) >= 10
+
+
+def test_the_run_engine_refuses_forged_started_and_finished_events(
+    database_url: str, assistdb_server: LocalServer
+) -> None:
+    """The reproduction: ``started`` and ``finished`` rows INSERTed for a call no tool answered
+    made ``runs wait`` submit their output. Now verify names them and nothing is submitted."""
+    with AssistDB(database_url, client=assistdb_server.client()) as db:
+        assistant = db.assistants.create(model="gpt-4o", tools=registry.definitions())
+        thread = db.threads.create(messages=[{"role": "user", "content": '/tool lookup {"key": "k"}'}])
+        run = db.runs.create_and_wait(thread.id, assistant_id=assistant.id)
+    call = run.required_action.submit_tool_outputs.tool_calls[0]  # type: ignore[union-attr]
+    with foreign_client(database_url) as connection:
+        for seq, event in enumerate(("started", "finished"), start=1):
+            connection.execute(
+                "INSERT INTO tool_calls (call_id, attempt, event, run_id, thread_id, function_name,"
+                " arguments, output, is_error, recorded_at_us, seq, prev_hash, row_hash)"
+                f" VALUES ('{call.id}', 1, '{event}', '{run.id}', '{thread.id}', 'lookup', '{{}}',"
+                f" 'forged', false, 1, {seq}, '{'0' * 64}', '{'f' * 64}')"
+            )
+
+    named = _one_problem_line(verify(database_url))
+    assert re.fullmatch(rf"chain ledger:{run.id} seq 1: row \d+ altered \({call.id}\): .*", named), named
+    result = _wait(assistdb_server, database_url, run.id, thread.id)
+    assert_one_line_error(
+        result, 6, f"the tool ledger of run {run.id} does not verify", "nothing was submitted"
+    )
+    after = api.call(assistdb_server.client().beta.threads.runs.retrieve, run.id, thread_id=thread.id)
+    assert after.status == "requires_action"
+
+
+def test_an_export_of_format_1_is_imported_with_its_ledger_chained(archive: str, tmp_path: Any) -> None:
+    """Exports written before the ledger was chained (format 1) still import, and verify."""
+    exported = tmp_path / "archive.jsonl"
+    assert invoke("--db", archive, "audit", "export", str(exported)).exit_code == 0
+    dropped = {"version": ("scheme",), "tool_call": ("seq", "prev_hash", "row_hash", "scheme")}
+    records = [json.loads(line) for line in exported.read_text().splitlines()]
+    records[0]["version"] = 1
+    old = [{k: v for k, v in r.items() if k not in dropped.get(r["kind"], ())} for r in records]
+    source = tmp_path / "format1.jsonl"
+    source.write_text("".join(json.dumps(record) + "\n" for record in old))
+    target = f"sqlite:///{tmp_path / 'target.sqlite3'}"
+
+    assert invoke("--db", target, "audit", "import", str(source)).exit_code == 0
+
+    imported = json.loads(verify(target, "--json").stdout)
+    original = json.loads(verify(archive, "--json").stdout)
+    assert imported["ok"] and imported["events"] == original["events"] == 3
+    assert imported["digest"] == original["digest"]  # the same hashes as the migration would give
