@@ -146,8 +146,10 @@ def test_a_person_at_a_terminal_edits_lines_recalls_them_and_uses_slash_commands
     terminal.read_until("you> ")
     terminal.type("/tools\r")
     terminal.read_until("no tools")
+    terminal.read_until("you> ")  # keys typed before the prompt would meet a terminal not in raw mode
     terminal.type("/runs\r")
     terminal.read_until("completed")
+    terminal.read_until("you> ")
     terminal.type("\x1b[A\x1b[A\x1b[A\r")  # Up three times: "hello" again
     terminal.read_until("You said: hello", timeout=60)
     output = terminal.read_until("you> ")
