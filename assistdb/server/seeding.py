@@ -65,7 +65,8 @@ def seed_thread(
                 last_user_text = f"Seeded message {position + 1}"
                 content = [{"type": "text", "text": {"value": last_user_text, "annotations": []}}]
                 seeded.add_message(
-                    objects.message(tx.new_id("msg_"), thread["id"], at, role="user", content=content)
+                    objects.message(tx.new_id("msg_"), thread["id"], at, role="user", content=content),
+                    last_user_text,
                 )
         tx.insert_many(tables.messages, seeded.messages)
         tx.insert_many(tables.runs, seeded.runs)
@@ -83,8 +84,8 @@ class _Seeded:
         self.steps: list[dict[str, Any]] = []
         self.message_tokens = 0
 
-    def add_message(self, message: Obj) -> None:
-        self.message_tokens += tokens(objects.text_of(message))
+    def add_message(self, message: Obj, text: str) -> None:
+        self.message_tokens += tokens(text)
         self.messages.append(
             {"id": message["id"], "thread_id": self.thread_id, "run_id": message["run_id"], "body": message}
         )
@@ -131,4 +132,4 @@ def _seed_reply(
         run_id=run_obj["id"],
     )
     message["completed_at"] = at
-    seeded.add_message(message)
+    seeded.add_message(message, text)
