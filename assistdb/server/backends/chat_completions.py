@@ -27,7 +27,7 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, cast, get_args
+from typing import Any, Literal, cast, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 import openai
@@ -52,6 +52,8 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 #: 4xx answers about the request's content (context too long, bad parameters): the prompt's fault.
 PROMPT_STATUSES = frozenset({400, 413, 422})
 _DETAIL_LIMIT = 500
+#: An upstream that does not accept a connection in this time is down (the SDK's default too).
+CONNECT_TIMEOUT = 5.0
 
 
 #: The environment variables ``UpstreamSettings.load`` reads, per setting; the first one set wins.
@@ -116,8 +118,9 @@ class UpstreamSettings:
     azure_endpoint: str | None = None
     azure_api_version: str | None = None
     model_map: Mapping[str, str] = field(default_factory=dict)
-    token_limit_field: TokenLimitField = "max_completion_tokens"
-    #: Seconds to wait for the connection and for each piece of the answer.
+    #: The request field for the completion-token limit; ``auto``: see ``limit_field``.
+    token_limit_field: TokenLimitField | Literal["auto"] = "auto"
+    #: Seconds to wait for each piece of the answer (and, at most ``CONNECT_TIMEOUT``, to connect).
     timeout: float = 60.0
     #: Retries after the first attempt (0: none).
     max_retries: int = 3
@@ -127,9 +130,9 @@ class UpstreamSettings:
     max_wait: float = 20.0
 
     def __post_init__(self) -> None:
-        if self.token_limit_field not in get_args(TokenLimitField):
+        if self.token_limit_field not in ("auto", *get_args(TokenLimitField)):
             raise UpstreamConfigError(
-                f"token_limit_field must be 'max_completion_tokens' or 'max_tokens', "
+                f"token_limit_field must be 'auto', 'max_completion_tokens' or 'max_tokens', "
                 f"not {self.token_limit_field!r}"
             )
         if self.azure_endpoint and not self.azure_api_version:
@@ -194,6 +197,15 @@ class UpstreamSettings:
         )
 
     @property
+    def limit_field(self) -> TokenLimitField:
+        """``max_completion_tokens`` for OpenAI and Azure (their reasoning models refuse the older
+        name), ``max_tokens`` for any other server: every compatible server knows it, and some
+        (Ollama) silently ignore the newer name, which would leave a run without its limit."""
+        if self.token_limit_field != "auto":
+            return self.token_limit_field
+        return "max_completion_tokens" if self.is_azure or not self.base_url else "max_tokens"
+
+    @property
     def is_azure(self) -> bool:
         return bool(self.azure_endpoint)
 
@@ -211,18 +223,19 @@ class UpstreamSettings:
             )
         # Local servers (llama.cpp, Ollama, vLLM) take any key; the SDK insists on one.
         key = self.api_key or "no-key"
+        timeout = openai.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT))
         if self.azure_endpoint:
             return openai.AsyncAzureOpenAI(
                 azure_endpoint=self.azure_endpoint,
                 api_version=self.azure_api_version,
                 api_key=key,
-                timeout=self.timeout,
+                timeout=timeout,
                 max_retries=0,
             )
         # The URL is always given: the SDK would otherwise read OPENAI_BASE_URL, which in a shell
         # set up for assistdb's clients may point at assistdb itself.
         return openai.AsyncOpenAI(
-            base_url=self.base_url or OPENAI_URL, api_key=key, timeout=self.timeout, max_retries=0
+            base_url=self.base_url or OPENAI_URL, api_key=key, timeout=timeout, max_retries=0
         )
 
 
@@ -313,7 +326,33 @@ class _Attempt:
     relayed: bool = False
     finish: str | None = None
     usage: Usage | None = None
+    #: The calls so far: our index -> call ID.
     calls: dict[int, str] = field(default_factory=dict)
+    #: The upstream's index -> ours, for the deltas that continue a call.
+    slots: dict[int, int] = field(default_factory=dict)
+    last: int | None = None
+
+    def slot(self, index: int | None, call_id: str | None) -> tuple[int, bool]:
+        """Our index for a tool-call delta, and whether the delta opens a new call.
+
+        OpenAI numbers the calls and sends each ID once. Some compatible servers number every
+        call 0 (Ollama) or not at all, and send whole calls, each with its ID: a new ID is a new
+        call, and a delta without index or ID continues the last one.
+        """
+        if call_id is not None and call_id in self.calls.values():
+            return next(at for at, known in self.calls.items() if known == call_id), False
+        if call_id is None:
+            if index is not None and index in self.slots:
+                return self.slots[index], False
+            if index is None and self.last is not None:
+                return self.last, False
+        free = max(self.calls, default=-1) + 1
+        slot = index if index is not None and index not in self.calls else free
+        # Some upstreams leave out the call ID; the driver needs one to match outputs.
+        self.calls[slot] = call_id or f"call_{uuid.uuid4().hex[:24]}"
+        self.slots[slot if index is None else index] = slot
+        self.last = slot
+        return slot, True
 
 
 # The backend -----------------------------------------------------------------------------------
@@ -342,7 +381,7 @@ class ChatCompletionsBackend:
             yield Finished("length", None)
             return
         body = chat_request(
-            request, model_map=self.settings.model_map, token_limit_field=self.settings.token_limit_field
+            request, model_map=self.settings.model_map, token_limit_field=self.settings.limit_field
         )
         model = str(body["model"])
         attempt_number = 0
@@ -477,13 +516,12 @@ def _events(chunk: ChatCompletionChunk, attempt: _Attempt) -> list[ModelEvent]:
         text = (delta.content or "") + (delta.refusal or "")
         if text:
             events.append(TextDelta(text))
-        for position, call in enumerate(delta.tool_calls or []):
-            index = call.index if isinstance(call.index, int) else position
+        for call in delta.tool_calls or []:
+            upstream_index = getattr(call, "index", None)  # absent when an upstream leaves it out
+            index, opens = attempt.slot(upstream_index if isinstance(upstream_index, int) else None, call.id)
             function = call.function
             arguments = (function.arguments if function else None) or ""
-            if index not in attempt.calls:
-                # Some upstreams leave out the call ID; the driver needs one to match outputs.
-                attempt.calls[index] = call.id or f"call_{uuid.uuid4().hex[:24]}"
+            if opens:
                 name = function.name if function else None
                 events.append(ToolCallDelta(index, arguments, id=attempt.calls[index], name=name))
             elif arguments:
@@ -496,11 +534,12 @@ def _events(chunk: ChatCompletionChunk, attempt: _Attempt) -> list[ModelEvent]:
 def _finish_reason(reason: str, made_calls: bool) -> FinishReason:
     """The upstream's finish reason in the protocol's terms.
 
-    Some OpenAI-compatible servers finish a tool-calling answer with ``stop``; what the model did
-    decides. ``function_call`` is the legacy name of ``tool_calls``.
+    What the model did decides between the two normal endings: some OpenAI-compatible servers
+    finish a tool-calling answer with ``stop``, and a ``tool_calls`` finish without a call would
+    leave a run waiting for outputs of nothing. ``function_call`` is the legacy ``tool_calls``.
     """
-    if reason in ("tool_calls", "function_call") or (made_calls and reason == "stop"):
-        return "tool_calls"
+    if reason in ("tool_calls", "function_call", "stop"):
+        return "tool_calls" if made_calls else "stop"
     if reason in ("length", "content_filter"):
         return cast(FinishReason, reason)
     return "stop"

@@ -2,7 +2,10 @@
 
 A real HTTP server (starlette under uvicorn, in a background thread) on a free loopback port.
 Tests queue behaviours with ``script(...)``; each ``POST /v1/chat/completions`` takes the next
-one (or, with the queue empty, replies ``You said: TEXT`` to the last user message):
+one. With the queue empty it follows the scripted model's commands in the last user message
+(``/tool NAME {json}``, ``/then``, ``/fail``, ``/incomplete``, ``/sleep``; see docs/server.md), so
+tests written for the scripted model can run against an upstream too, and otherwise replies
+as the scripted model does (``You said: TEXT``, or ``NAME -> OUTPUT`` per tool output):
 
 - ``Reply(text=..., calls=(Call(...), ...))``: text and/or parallel tool calls, streamed in
   small deltas (or one JSON answer without ``stream``), with ``finish_reason`` ``stop`` or
@@ -21,10 +24,13 @@ a quarter of the characters of the request's messages as JSON.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import json
 import re
+import signal
+import sys
 import threading
 import time
 import uuid
@@ -40,6 +46,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from assistdb.server.scripted_model import read_script, reply_text
 from assistdb.server.serving import bind_socket
 
 Obj = dict[str, Any]
@@ -66,6 +73,8 @@ class Reply:
     finish_reason: str | None = None
     usage: UsagePlacement = "final"
     chunk_delay: float = 0.0
+    #: Seconds to wait before answering at all (the response starts after it).
+    delay: float = 0.0
     disconnect_after: int | None = None
     #: After this many chunks send an ``{"error": ...}`` event instead of the rest (as OpenAI does).
     error_after: int | None = None
@@ -74,6 +83,9 @@ class Reply:
     argument_piece: int = 8
     #: Leave the call IDs out of the stream (some OpenAI-compatible servers do).
     omit_call_ids: bool = False
+    #: How streamed calls are numbered: ``openai`` (0, 1, ...), ``zero`` (every call 0, as
+    #: Ollama does) or ``missing`` (no ``index``, which the spec requires).
+    call_indexes: Literal["openai", "zero", "missing"] = "openai"
 
 
 @dataclass(frozen=True)
@@ -123,8 +135,11 @@ def _tokens(text: str) -> int:
 class ScriptedUpstream:
     """The double, running in a thread; a context manager, or ``start()`` / ``stop()``."""
 
-    def __init__(self, *, host: str = "127.0.0.1", model: str | None = None, latency: float = 0.0) -> None:
+    def __init__(
+        self, *, host: str = "127.0.0.1", port: int = 0, model: str | None = None, latency: float = 0.0
+    ) -> None:
         self.host = host
+        self._requested_port = port
         #: The model name answered (default: the name the request asked for).
         self.model = model
         #: Seconds every request waits before it is answered (like a remote model's queue).
@@ -153,7 +168,7 @@ class ScriptedUpstream:
         with self._lock:
             if self._script:
                 return self._script.popleft()
-        return Reply(text=f"You said: {_last_user_text(body)}")
+        return commanded(body)
 
     # lifecycle -------------------------------------------------------------------------------
 
@@ -179,7 +194,7 @@ class ScriptedUpstream:
             timeout_graceful_shutdown=1,
         )
         server = uvicorn.Server(config)
-        sock = bind_socket(self.host, 0)
+        sock = bind_socket(self.host, self._requested_port)
         self._port = int(sock.getsockname()[1])
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name=f"scripted-upstream-{self._port}", daemon=True
@@ -211,11 +226,15 @@ class ScriptedUpstream:
         self.stop()
 
     @property
-    def base_url(self) -> str:
-        """The URL to give an OpenAI client (``.../v1``)."""
+    def port(self) -> int:
         if self._port is None:
             raise RuntimeError("the scripted upstream has not been started")
-        return f"http://{self.host}:{self._port}/v1"
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        """The URL to give an OpenAI client (``.../v1``)."""
+        return f"http://{self.host}:{self.port}/v1"
 
     # answering -------------------------------------------------------------------------------
 
@@ -239,6 +258,8 @@ class ScriptedUpstream:
         behaviour = self._next(body)
         if isinstance(behaviour, Failure):
             return _error(exchange, behaviour)
+        if behaviour.delay > 0:
+            await asyncio.sleep(behaviour.delay)
         answer = _Answer(self, body, behaviour)
         if body.get("stream"):
             exchange.streamed = True
@@ -248,16 +269,55 @@ class ScriptedUpstream:
         return JSONResponse(exchange.answers[0])
 
 
-def _last_user_text(body: Obj) -> str:
-    for message in reversed(body.get("messages") or []):
-        if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return "\n".join(
-                    str(part.get("text", "")) for part in content if isinstance(part, dict) and "text" in part
-                )
+def commanded(body: Obj) -> Behaviour:
+    """What the scripted model would answer to this request, as an upstream's behaviour.
+
+    The round is the number of tool rounds after the last user message. ``/fail`` is a 500 with
+    the message, ``/incomplete`` half the reply with ``length``, ``/sleep`` a wait before the
+    first round; ``/expire`` means nothing to a model and is ignored.
+    """
+    messages = [message for message in body.get("messages") or [] if isinstance(message, dict)]
+    users = [at for at, message in enumerate(messages) if message.get("role") == "user"]
+    user_text = _text(messages[users[-1]]) if users else None
+    since = messages[users[-1] + 1 :] if users else messages
+    script = read_script(user_text)
+    rounds = [list(calls) for calls in script.rounds]
+    if body.get("tool_choice") == "none" or not body.get("tools"):
+        rounds = []
+    elif body.get("parallel_tool_calls") is False:
+        rounds = [[call] for calls in rounds for call in calls]
+    phase = sum(1 for message in since if message.get("role") == "assistant" and message.get("tool_calls"))
+    if phase < len(rounds):
+        calls = tuple(Call(call.name, call.arguments) for call in rounds[phase])
+        return Reply(calls=calls, delay=script.sleep if phase == 0 else 0.0)
+    if script.ending == "fail":
+        return Failure(500, script.fail_message, type="server_error")
+    names = {
+        call["id"]: call["function"]["name"]
+        for message in since
+        for call in message.get("tool_calls") or []
+        if isinstance(call, dict)
+    }
+    outputs = [
+        (names.get(str(message.get("tool_call_id")), "?"), _text(message))
+        for message in since
+        if message.get("role") == "tool"
+    ]
+    text = reply_text(user_text, outputs)
+    delay = script.sleep if not rounds else 0.0
+    if script.ending == "incomplete":
+        return Reply(text=text[: len(text) // 2], finish_reason="length", delay=delay)
+    return Reply(text=text, delay=delay)
+
+
+def _text(message: Obj) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(part.get("text", "")) for part in content if isinstance(part, dict) and "text" in part
+        )
     return ""
 
 
@@ -336,13 +396,16 @@ class _Answer:
         deltas += [{"content": piece} for piece in self.pieces]
         size = max(1, self.reply.argument_piece)
         for index, call in enumerate(self.calls):
-            first: Obj = {"index": index, "type": "function", "function": _function(call.name, "")}
+            number = {"openai": {"index": index}, "zero": {"index": 0}, "missing": {}}[
+                self.reply.call_indexes
+            ]
+            first: Obj = {**number, "type": "function", "function": _function(call.name, "")}
             if not self.reply.omit_call_ids:
                 first["id"] = call.id
             deltas.append({"tool_calls": [first]})
             for at in range(0, len(call.arguments), size):
                 piece = call.arguments[at : at + size]
-                deltas.append({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+                deltas.append({"tool_calls": [{**number, "function": {"arguments": piece}}]})
         chunks = [self._chunk([_choice(delta, None)]) for delta in deltas]
         finishing = self._chunk([_choice({}, self.finish_reason)])
         if self.reply.usage == "inline":
@@ -425,3 +488,31 @@ class _StreamResponse(Response):
             await send({"type": "http.response.body", "body": data, "more_body": True})
         self.exchange.finished = True
         await send({"type": "http.response.body", "body": b"data: [DONE]\n\n", "more_body": False})
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Serve the double on its own (it then follows the commands in user messages) until stopped."""
+    parser = argparse.ArgumentParser(
+        prog="python -m assistdb.server.backends.scripted_upstream",
+        description="A scripted Chat Completions server for tests and benchmarks (see docs/server.md).",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: 0, a free one)")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before every answer")
+    args = parser.parse_args(argv)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        double = ScriptedUpstream(host=args.host, port=args.port, latency=args.latency).start()
+    except (OSError, RuntimeError) as exc:
+        print(f"error: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+    print(f"scripted upstream listening on {double.base_url}", flush=True)
+    stop.wait()
+    double.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -128,6 +128,64 @@ async def test_tool_calls_without_ids_get_one_id_per_call(
     assert len(ids) == 2 and len(set(ids)) == 2 and all(call_id.startswith("call_") for call_id in ids)
 
 
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        (Reply(calls=(Call("get_weather", "{}"),), finish_reason="stop"), "tool_calls"),
+        (Reply(calls=(Call("get_weather", "{}"),), finish_reason="function_call"), "tool_calls"),
+        (Reply(text="no calls at all", finish_reason="tool_calls"), "stop"),
+        (Reply(text="filtered", finish_reason="content_filter"), "content_filter"),
+    ],
+)
+async def test_what_the_model_did_decides_the_finish_reason(
+    backend: ChatCompletionsBackend, upstream: ScriptedUpstream, reply: Reply, reason: str
+) -> None:
+    upstream.script(reply)
+
+    events = await collect(backend, request(tools=(WEATHER,)))
+
+    assert isinstance(events[-1], Finished) and events[-1].reason == reason
+
+
+def calls_of(events: list[ModelEvent]) -> list[tuple[int, str | None, str | None, str]]:
+    """Each call the events opened: (index, id, name, all its arguments)."""
+    deltas = [event for event in events if isinstance(event, ToolCallDelta)]
+    return [
+        (first.index, first.id, first.name, "".join(d.arguments for d in deltas if d.index == first.index))
+        for first in deltas
+        if first.id is not None
+    ]
+
+
+async def test_calls_all_numbered_zero_stay_apart(
+    backend: ChatCompletionsBackend, upstream: ScriptedUpstream
+) -> None:
+    calls = (Call("a", '{"path": "a.rs"}', id="call_a"), Call("b", '{"path": "b.rs"}', id="call_b"))
+    upstream.script(Reply(calls=calls, call_indexes="zero", argument_piece=4))
+
+    events = await collect(backend, request(tools=(WEATHER,)))
+
+    assert calls_of(events) == [
+        (0, "call_a", "a", '{"path": "a.rs"}'),
+        (1, "call_b", "b", '{"path": "b.rs"}'),
+    ]
+    assert events[-1] == Finished("tool_calls", usage_of(upstream))
+
+
+async def test_calls_without_an_index_stay_apart() -> None:
+    # Off the spec (``index`` is required), so this double's exchanges are not checked against it.
+    calls = (Call("a", '{"x": 1}', id="call_a"), Call("b", '{"y": 2}', id="call_b"))
+    with ScriptedUpstream() as off_spec:
+        off_spec.script(Reply(calls=calls, call_indexes="missing", argument_piece=3))
+        backend = ChatCompletionsBackend(settings_for(off_spec))
+        try:
+            events = await collect(backend, request(tools=(WEATHER,)))
+        finally:
+            await backend.aclose()
+
+    assert calls_of(events) == [(0, "call_a", "a", '{"x": 1}'), (1, "call_b", "b", '{"y": 2}')]
+
+
 async def test_a_round_after_tool_outputs_sends_the_calls_and_outputs(
     backend: ChatCompletionsBackend, upstream: ScriptedUpstream
 ) -> None:
@@ -191,7 +249,7 @@ async def test_a_length_cutoff_finishes_with_length(
 
     events = await collect(backend, request(max_completion_tokens=10, completion_tokens_used=7))
 
-    assert upstream.requests[0].body["max_completion_tokens"] == 3
+    assert upstream.requests[0].body["max_tokens"] == 3  # a compatible server: the older name
     assert text_of(events) == "one two three "
     assert events[-1] == Finished("length", Usage(usage_of(upstream).prompt_tokens, 3))
 
@@ -224,15 +282,24 @@ async def test_the_model_map_names_the_upstream_model(upstream: ScriptedUpstream
     assert upstream.requests[0].body["model"] == "tiny"
 
 
-async def test_the_older_token_limit_field(upstream: ScriptedUpstream) -> None:
-    backend = ChatCompletionsBackend(settings_for(upstream, token_limit_field="max_tokens"))
+@pytest.mark.parametrize(
+    ("field", "sent"),
+    [
+        ("auto", "max_tokens"),
+        ("max_tokens", "max_tokens"),
+        ("max_completion_tokens", "max_completion_tokens"),
+    ],
+)
+async def test_the_token_limit_field(upstream: ScriptedUpstream, field: str, sent: str) -> None:
+    backend = ChatCompletionsBackend(settings_for(upstream, token_limit_field=field))
     try:
         await collect(backend, request(max_completion_tokens=50))
     finally:
         await backend.aclose()
 
-    assert upstream.requests[0].body["max_tokens"] == 50
-    assert "max_completion_tokens" not in upstream.requests[0].body
+    body = upstream.requests[0].body
+    (other,) = {"max_tokens", "max_completion_tokens"} - {sent}
+    assert body[sent] == 50 and other not in body
 
 
 # Retries and failures ------------------------------------------------------------------------
@@ -295,6 +362,43 @@ async def test_server_errors_are_retried_then_succeed(
 
     assert text_of(events) == "back"
     assert len(upstream.requests) == 3
+
+
+async def test_without_retry_after_the_waits_double_up_to_max_wait(upstream: ScriptedUpstream) -> None:
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    upstream.script(*[Failure(503, type="server_error")] * 4, Reply(text="finally"))
+    backend = ChatCompletionsBackend(
+        settings_for(upstream, backoff=1.0, max_wait=3.0, max_retries=4), sleep=record
+    )
+    try:
+        events = await collect(backend, request())
+    finally:
+        await backend.aclose()
+
+    assert text_of(events) == "finally"
+    assert len(waits) == 4
+    for wait, full in zip(waits, [1.0, 2.0, 3.0, 3.0], strict=True):
+        assert 0.75 * full <= wait <= full
+
+
+async def test_retry_after_is_waited_exactly(upstream: ScriptedUpstream) -> None:
+    waits: list[float] = []
+
+    async def record(seconds: float) -> None:
+        waits.append(seconds)
+
+    upstream.script(Failure(429, retry_after="2"), Reply(text="ok"))
+    backend = ChatCompletionsBackend(settings_for(upstream), sleep=record)
+    try:
+        await collect(backend, request())
+    finally:
+        await backend.aclose()
+
+    assert waits == [2.0]
 
 
 async def test_exhausted_server_errors_fail_with_server_error(

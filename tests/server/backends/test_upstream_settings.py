@@ -28,7 +28,7 @@ def test_defaults() -> None:
         0.5,
         20.0,
     )
-    assert settings.token_limit_field == "max_completion_tokens"
+    assert settings.token_limit_field == "auto" and settings.limit_field == "max_completion_tokens"
     assert settings.location == "https://api.openai.com/v1"
 
 
@@ -57,6 +57,20 @@ def test_the_environment() -> None:
         max_wait=30.0,
         token_limit_field="max_tokens",
     )
+
+
+def test_the_token_limit_field_follows_the_upstream() -> None:
+    azure = UpstreamSettings(
+        azure_endpoint="https://example.openai.azure.com", azure_api_version="2024-10-21"
+    )
+    ollama = UpstreamSettings(base_url="http://127.0.0.1:11434/v1")
+
+    assert UpstreamSettings().limit_field == "max_completion_tokens"
+    assert azure.limit_field == "max_completion_tokens"
+    assert ollama.limit_field == "max_tokens"
+    assert UpstreamSettings(
+        base_url="http://x/v1", token_limit_field="max_completion_tokens"
+    ).limit_field == ("max_completion_tokens")
 
 
 def test_the_key_falls_back_to_openai_then_azure_variables() -> None:
@@ -160,6 +174,14 @@ def test_openai_base_url_is_not_read(monkeypatch: pytest.MonkeyPatch) -> None:
     client = UpstreamSettings.load(environ={"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": "http://x/v1"}).client()
 
     assert str(client.base_url).rstrip("/") == "https://api.openai.com/v1"
+
+
+def test_connecting_waits_at_most_five_seconds() -> None:
+    client = UpstreamSettings(base_url="http://127.0.0.1:11434/v1", timeout=120).client()
+    quick = UpstreamSettings(base_url="http://127.0.0.1:11434/v1", timeout=2).client()
+
+    assert client.timeout == openai.Timeout(120, connect=5.0)
+    assert quick.timeout == openai.Timeout(2, connect=2)
 
 
 def test_openai_itself_needs_a_key() -> None:
