@@ -2,15 +2,14 @@
 
 Runs when ``ASSISTDB_TEST_UPSTREAM_URL`` is set (``bash ../shared/upstream/llama-server.sh start``
 prints it; the model is ``tiny``). The replies are noise; what is checked is the protocol: the
-official SDK's clients, streams and tool rounds through the run driver, with the upstream's usage.
+official SDK's streaming through the run driver, with the upstream's usage (tool rounds against
+llama.cpp are covered at the backend level, in test_real_upstream).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -22,15 +21,6 @@ UPSTREAM_URL = os.environ.get("ASSISTDB_TEST_UPSTREAM_URL")
 pytestmark = pytest.mark.skipif(
     not UPSTREAM_URL, reason="set ASSISTDB_TEST_UPSTREAM_URL (bash ../shared/upstream/llama-server.sh start)"
 )
-
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Get the current weather in a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 
 
 @pytest.fixture
@@ -62,27 +52,3 @@ def test_a_streamed_run_on_llama_cpp(server: LocalServer) -> None:
         reply = client.beta.threads.messages.list(thread_id=thread.id).data[0]
         assert reply.role == "assistant" and reply.content[0].text.value == "".join(text) != ""
         assert run.usage is not None and run.usage.prompt_tokens > 0 and run.usage.completion_tokens > 0
-
-
-def test_a_forced_tool_round_on_llama_cpp(server: LocalServer) -> None:
-    with server.client() as client:
-        assistant = client.beta.assistants.create(model="gpt-4o", tools=[WEATHER])  # type: ignore[list-item]
-        thread = client.beta.threads.create(messages=[{"role": "user", "content": "Weather in Paris?"}])
-        run = client.beta.threads.runs.create_and_poll(
-            thread_id=thread.id, assistant_id=assistant.id, tool_choice="required"
-        )
-        assert run.status == "requires_action", run.last_error
-        calls = run.required_action.submit_tool_outputs.tool_calls
-        assert [call.function.name for call in calls] == ["get_weather"] * len(calls)
-        assert all(isinstance(json.loads(call.function.arguments), dict) for call in calls)
-        done = client.beta.threads.runs.submit_tool_outputs_and_poll(
-            thread_id=thread.id,
-            run_id=run.id,
-            tool_outputs=[{"tool_call_id": call.id, "output": "sunny, 21 C"} for call in calls],
-        )
-        assert done.status == "completed", done.last_error
-        steps: list[Any] = client.beta.threads.runs.steps.list(
-            run_id=run.id, thread_id=thread.id, order="asc"
-        ).data
-        assert [s.type for s in steps] == ["tool_calls", "message_creation"]
-        assert steps[0].step_details.tool_calls[0].function.output == "sunny, 21 C"
