@@ -18,6 +18,7 @@ SCRIPTS = [
     ("bench_run_completion", True),
     ("bench_upstream_ttft", False),
     ("bench_cli", True),
+    ("bench_runtime_ttft", False),
 ]
 
 

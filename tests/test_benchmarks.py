@@ -33,6 +33,7 @@ def test_every_benchmark_runs_at_tiny_sizes() -> None:
         "Time to first token through the Chat Completions backend",
         "Start-up time",
         "Full-text search over",
+        "Time to first token of a streamed run through the runtime",
     ):
         assert title in finished.stdout
     assert "| " in finished.stdout

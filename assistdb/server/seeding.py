@@ -63,10 +63,7 @@ def seed_thread(
                 _seed_reply(tx, seeded, assistant, settings, at, last_user_text)
             else:
                 last_user_text = f"Seeded message {position + 1}"
-                content = [{"type": "text", "text": {"value": last_user_text, "annotations": []}}]
-                seeded.add_message(
-                    objects.message(tx.new_id("msg_"), thread["id"], at, role="user", content=content)
-                )
+                seeded.add_user_message(tx.new_id("msg_"), at, last_user_text)
         tx.insert_many(tables.messages, seeded.messages)
         tx.insert_many(tables.runs, seeded.runs)
         tx.insert_many(tables.steps, seeded.steps)
@@ -82,9 +79,26 @@ class _Seeded:
         self.runs: list[dict[str, Any]] = []
         self.steps: list[dict[str, Any]] = []
         self.message_tokens = 0
+        content = [{"type": "text", "text": {"value": "\x00text\x00", "annotations": []}}]
+        sample = objects.message("\x00id\x00", thread_id, 0, role="user", content=content)
+        sample["created_at"] = "\x00at\x00"
+        self._user_template = (
+            encode(sample)
+            .replace("{", "{{")
+            .replace("}", "}}")
+            .replace('"\\u0000id\\u0000"', '"{id}"')
+            .replace('"\\u0000at\\u0000"', "{at}")
+            .replace('"\\u0000text\\u0000"', "{text}")
+        )
 
-    def add_message(self, message: Obj) -> None:
-        self.message_tokens += tokens(objects.text_of(message))
+    def add_user_message(self, message_id: str, at: int, text: str) -> None:
+        """A user message, its JSON written from a template (the bulk of a large seed)."""
+        self.message_tokens += tokens(text)
+        body = self._user_template.format(id=message_id, at=at, text=encode(text))
+        self.messages.append({"id": message_id, "thread_id": self.thread_id, "run_id": None, "body": body})
+
+    def add_message(self, message: Obj, text: str) -> None:
+        self.message_tokens += tokens(text)
         self.messages.append(
             {"id": message["id"], "thread_id": self.thread_id, "run_id": message["run_id"], "body": message}
         )
@@ -131,4 +145,4 @@ def _seed_reply(
         run_id=run_obj["id"],
     )
     message["completed_at"] = at
-    seeded.add_message(message)
+    seeded.add_message(message, text)

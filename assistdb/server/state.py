@@ -33,8 +33,11 @@ _KIND_NAMES = {
 }
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def encode(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(obj)
 
 
 def decode(text: str) -> Any:
@@ -99,9 +102,12 @@ class Tx:
         self.connection.execute(insert(table).values(id=obj["id"], body=encode(obj), **columns))
 
     def insert_many(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-        """Bulk insert (seeding); rows are column dicts with ``body`` already an object."""
+        """Bulk insert (seeding); rows are column dicts, ``body`` an object or its JSON text."""
         if rows:
-            self.connection.execute(insert(table), [{**row, "body": encode(row["body"])} for row in rows])
+            encoded = [
+                row if isinstance(row["body"], str) else {**row, "body": encode(row["body"])} for row in rows
+            ]
+            self.connection.execute(insert(table), encoded)
 
     # assistants -------------------------------------------------------------------------------
 
