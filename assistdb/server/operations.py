@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistdb.server import lifecycle, objects, tables
 from assistdb.server.config import ServerConfig
@@ -35,6 +35,9 @@ from assistdb.server.state import ActiveRunConflict, RunRow, Store, Tx
 from assistdb.server.streaming import run_events
 from assistdb.server.validation import check_include, page_request, parse_body
 
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
 
 @dataclass
 class Call:
@@ -43,6 +46,8 @@ class Call:
     params: dict[str, str]
     query: dict[str, list[str]] = field(default_factory=dict)
     body: object = field(default_factory=dict)
+    #: The request itself, for operations that read a multipart body as it streams in (files).
+    request: Request | None = None
 
 
 @dataclass
@@ -55,6 +60,8 @@ class Reply:
 @dataclass
 class StreamReply:
     events: AsyncIterator[bytes]
+    media_type: str = "text/event-stream; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=lambda: {"cache-control": "no-cache"})
 
 
 Result = Reply | StreamReply
