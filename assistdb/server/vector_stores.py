@@ -534,3 +534,13 @@ def search_vector_store(api: Api, call: Call) -> Reply:
             "next_page": None,
         }
     )
+
+
+def attach_file(tx: Tx, store_id: str, file_id: str, now: float) -> Obj:
+    """Add a file to a store (message attachments) and recount the store."""
+    store = _store_row(tx, store_id)
+    obj = add_file(tx, store_id, file_id, None, None, None, now)
+    _recount(tx, store)
+    _touch(store, now)
+    _save_store(tx, store)
+    return obj

@@ -11,7 +11,7 @@ import openai
 import pytest
 
 from assistdb.server import files as server_files
-from tests.server.files.conftest import ResponseChecker
+from tests.server.conftest import ResponseChecker
 
 
 def _upload(client: openai.OpenAI, name: str, content: bytes, purpose: Any = "assistants") -> Any:
