@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from assistdb.server import lifecycle, objects, tables, tool_resources
+from assistdb.server import lifecycle, objects, run_file_search, tables, tool_resources
 from assistdb.server.config import ServerConfig
 from assistdb.server.errors import invalid
 from assistdb.server.objects import Obj
@@ -362,13 +362,15 @@ class Api:
         scope = [tables.steps.c.run_id == row.id]
         with self.store.reading() as tx:
             data, more = tx.page(tables.steps, scope, scope, page)
-        return Reply(list_object(data, more))
+        shown = run_file_search.included(call.query)
+        return Reply(list_object([run_file_search.present_step(step, included=shown) for step in data], more))
 
     def get_run_step(self, call: Call) -> Reply:
         check_include(call.query)
         row = self._read_run(call)
         with self.store.reading() as tx:
-            return Reply(tx.step(row.id, call.params["step_id"]))
+            step = tx.step(row.id, call.params["step_id"])
+        return Reply(run_file_search.present_step(step, included=run_file_search.included(call.query)))
 
 
 def _apply_assistant(assistant: Obj, request: CreateAssistant | ModifyAssistant, tx: Tx, now: float) -> None:
