@@ -26,6 +26,8 @@ COMMANDS = {
     "db": "assistdb.cli.db:db",
     "demo": "assistdb.cli.demo:demo",
     "serve": "assistdb.cli.serve:serve",
+    "files": "assistdb.cli.files:files",
+    "vector-stores": "assistdb.cli.files:vector_stores",
 }
 
 
