@@ -398,7 +398,10 @@ class Runtime:
                 lifecycle.open_step(tx, row, now, {"type": "tool_calls", "tool_calls": []})
                 tx.save_run(row)
                 state.step_open = True
-            step_delta = {"step_details": {"type": "tool_calls", "tool_calls": [tool_call]}}
+            shown = run_file_search.stream_delta(row.obj, call["name"], tool_call, first)
+            if shown is None:
+                return
+            step_delta = {"step_details": {"type": "tool_calls", "tool_calls": [shown]}}
             payload = {"id": row.driver["step_id"], "object": "thread.run.step.delta", "delta": step_delta}
             tx.add_event(run_id, "thread.run.step.delta", payload, now)
 

@@ -201,3 +201,13 @@ def tool_choice_for(choice: Any, rounds: list[Obj]) -> Any:
     searched = bool(rounds) and all(call["name"] == FUNCTION_NAME for call in rounds[-1]["calls"])
     forced = choice == "required" or (isinstance(choice, dict) and choice.get("type") == "file_search")
     return "auto" if searched and forced else choice
+
+
+def stream_delta(run_obj: Obj, name: str, tool_call: Obj, first: bool) -> Obj | None:
+    """How a tool-call delta is streamed: a ``file_search`` call the server will answer shows as
+    one ``file_search`` delta (as the real API streamed it), its arguments not at all."""
+    if name != FUNCTION_NAME or _settings(run_obj) is None:
+        return tool_call
+    if not first:
+        return None
+    return {"index": tool_call["index"], "type": "file_search", "id": tool_call["id"], "file_search": {}}

@@ -133,6 +133,11 @@ class CombinedValidator(SpecValidator):
             return super().errors(operation_id, status, body)
         return self.assistants.errors(operation_id, status, body)
 
+    def object_errors(self, schema_name: str, body: object) -> list[str]:
+        if schema_name in self.document["components"]["schemas"] or self.assistants is None:
+            return super().object_errors(schema_name, body)
+        return self.assistants.object_errors(schema_name, body)
+
 
 def load_combined_validator() -> SpecValidator | None:
     """Both specs (the files one beside the Assistants one); the Assistants one alone if it is missing."""

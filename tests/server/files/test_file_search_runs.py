@@ -92,3 +92,16 @@ def test_without_the_tool_the_search_is_an_unknown_function(client: openai.OpenA
     )
     assert run.status == "failed" and run.last_error is not None
     assert "file_search" in run.last_error.message
+
+
+def test_a_streamed_search_shows_file_search_deltas(client: openai.OpenAI) -> None:
+    _, _, assistant = _assistant_with_store(client)
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "/search penguins"}])
+    with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id) as stream:
+        deltas = [event.data.delta for event in stream if event.event == "thread.run.step.delta"]
+        run = stream.get_final_run()
+        messages = stream.get_final_messages()
+    assert run.status == "completed"
+    (delta,) = deltas
+    assert delta.step_details.tool_calls[0].type == "file_search"
+    assert messages[0].content[0].text.annotations[0].type == "file_citation"

@@ -159,3 +159,17 @@ def test_uploads_in_parts(make_server: Any, database_url: str) -> None:
         with pytest.raises(openai.NotFoundError):
             client.uploads.cancel("upload_missing")
         assert [item.id for item in client.files.list().data] == [done.file.id]
+
+
+def test_files_survive_a_restart(make_server: Any, database_url: str) -> None:
+    content = b"kept\n" * 400_000
+    first = make_server(database_url=database_url)
+    with first.client() as client:
+        kept = _upload(client, "kept.txt", content)
+        store = client.vector_stores.create(file_ids=[kept.id])
+    first.stop()
+    second = make_server(database_url=database_url)
+    with second.client() as client:
+        assert client.files.content(kept.id).read() == content
+        assert client.vector_stores.retrieve(store.id).file_counts.completed == 1
+        assert client.vector_stores.search(store.id, query="kept").data[0].file_id == kept.id
