@@ -95,7 +95,7 @@ def execute(tx: Tx, row: RunRow, now: float, calls: list[Obj], usage: Obj) -> No
     ranking = settings.get("ranking_options") or {}
     threshold = float(ranking.get("score_threshold") or 0.0)
     limit = int(settings.get("max_num_results") or DEFAULT_MAX_RESULTS)
-    store_ids = _store_ids(tx, row.obj)
+    store_ids = vector_stores.usable(tx, _store_ids(tx, row.obj), now)
     sources: list[Obj] = row.driver.setdefault("sources", [])
     step_calls: list[Obj] = []
     outputs: dict[str, str] = {}

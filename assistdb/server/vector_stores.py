@@ -544,3 +544,16 @@ def attach_file(tx: Tx, store_id: str, file_id: str, now: float) -> Obj:
     _touch(store, now)
     _save_store(tx, store)
     return obj
+
+
+def usable(tx: Tx, store_ids: list[str], now: float) -> list[str]:
+    """The stores a run may search: those that still exist and have not expired."""
+    kept = []
+    for store_id in store_ids:
+        table = file_tables.vector_stores
+        found = tx.connection.execute(
+            select(table.c.body).where(table.c.id == store_id, table.c.deleted == False)  # noqa: E712
+        ).scalar()
+        if found is not None and present(decode(found), now)["status"] != "expired":
+            kept.append(store_id)
+    return kept

@@ -7,7 +7,7 @@ lives apart from the HTTP client and is tested rule by rule:
 - each thread message becomes a ``user`` or ``assistant`` message, oldest first; a text-only
   message is sent as one string (its text parts joined by newlines), a message with images as
   content parts (``image_url`` parts as they are; an ``image_file`` becomes a text part naming
-  the file, because files are not served yet and the model cannot see them);
+  the file: the server keeps the file but does not send image bytes upstream yet);
 - each earlier tool round of the run becomes an assistant message with ``tool_calls``, then one
   ``tool`` message per call with the output the client submitted;
 - ``truncation_strategy: last_messages N`` keeps the newest N thread messages;
