@@ -157,6 +157,7 @@ def main() -> int:
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         rows += measure("SQLite", f"sqlite:///{folder / 'server.sqlite3'}", sizes, folder)
+        print("\n".join(" | ".join(row) for row in rows), file=sys.stderr, flush=True)
         if args.postgres:
             url = stack.enter_context(temporary_postgres_database(args.postgres))
             rows += measure("PostgreSQL", url, sizes, folder)

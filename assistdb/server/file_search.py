@@ -108,9 +108,9 @@ def search(connection: Connection, store_ids: Sequence[str], queries: Sequence[s
     if connection.dialect.name == "postgresql":
         statement = text(
             "SELECT c.vector_store_id, c.file_id, c.text, "
-            "ts_rank_cd(to_tsvector('english', c.text), q, 32) AS rank "
+            "ts_rank_cd(c.tsv, q, 32) AS rank "
             "FROM server_vector_store_chunks c, to_tsquery('english', :q) q "
-            "WHERE c.vector_store_id IN :stores AND to_tsvector('english', c.text) @@ q "
+            "WHERE c.vector_store_id IN :stores AND c.tsv @@ q "
             "ORDER BY rank DESC, c.seq LIMIT :n"
         ).bindparams(bindparam("stores", expanding=True))
         query = " | ".join(words)

@@ -2,8 +2,9 @@
 
 File content is stored once per SHA-256 digest, in 1 MiB pieces (``server_blob_pieces``), so a
 file streams in and out of the database a piece at a time and identical files share their bytes.
-Vector store chunks are indexed for full-text search: an FTS5 table on SQLite, a GIN index over
-``to_tsvector('english', text)`` on PostgreSQL (both made by the migration).
+Vector store chunks are indexed for full-text search: an FTS5 table on SQLite, a generated
+``tsv`` column (``to_tsvector('english', text)``) with a GIN index on PostgreSQL (both made by the
+migration, in SQL these models do not express).
 """
 
 from __future__ import annotations
