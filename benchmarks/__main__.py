@@ -19,6 +19,7 @@ SCRIPTS = [
     ("bench_upstream_ttft", False),
     ("bench_cli", True),
     ("bench_runtime_ttft", False),
+    ("bench_files", True),
 ]
 
 

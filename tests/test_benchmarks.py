@@ -34,6 +34,7 @@ def test_every_benchmark_runs_at_tiny_sizes() -> None:
         "Start-up time",
         "Full-text search over",
         "Time to first token of a streamed run through the runtime",
+        "Files and vector stores on assistdb serve",
     ):
         assert title in finished.stdout
     assert "| " in finished.stdout

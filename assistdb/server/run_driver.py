@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 
-from assistdb.server import lifecycle, objects, tables
+from assistdb.server import lifecycle, objects, run_file_search, tables
 from assistdb.server.backends.base import (
     Finished,
     FunctionCall,
@@ -66,6 +66,8 @@ class _Round:
     message_id: str | None = None
     calls: dict[int, Obj] = field(default_factory=dict)
     step_open: bool = False
+    #: The server answered this round's calls itself (file_search): the run goes on at once.
+    again: bool = False
 
 
 def new_owner_id() -> str:
@@ -198,7 +200,8 @@ class Runtime:
 
     async def _drive(self, run_id: str) -> None:
         try:
-            await self._round(run_id)
+            while await self._round(run_id):
+                pass
         except asyncio.CancelledError:
             if run_id in self._cancels and not self.stopping:
                 with contextlib.suppress(_RoundOver):
@@ -248,12 +251,13 @@ class Runtime:
         if outcome == "lost" or (outcome == "cancelled" and not allow_cancelling):
             raise _RoundOver
 
-    async def _round(self, run_id: str) -> None:
+    async def _round(self, run_id: str) -> bool:
+        """Drive one round; True if the run goes straight on to another (file_search answered)."""
         now = self.clock()
         with self.store.writing() as tx:
             row = tx.run_by_id(run_id, lock=True)
             if row is None or row.owner != self.owner:
-                return
+                return False
             if row.status == "cancelling":
                 lifecycle.cancel(tx, row, now)
                 request = None
@@ -268,7 +272,7 @@ class Runtime:
                 request = _request(tx, row)
         self.notify(run_id)
         if request is None:
-            return
+            return False
         state = _Round(started=row.status == "in_progress")
         self._texts[run_id] = state.text
         deadline = row.expire_at
@@ -276,12 +280,13 @@ class Runtime:
         try:
             await self._consume(run_id, answer, state, deadline)
         except _RoundOver:
-            return
+            return False
         finally:
             aclose = getattr(answer, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(BaseException):
                     await aclose()
+        return state.again
 
     async def _consume(
         self, run_id: str, answer: AsyncIterator[ModelEvent], state: _Round, deadline: float
@@ -393,7 +398,10 @@ class Runtime:
                 lifecycle.open_tool_step(tx, row, now)
                 tx.save_run(row)
                 state.step_open = True
-            step_delta = {"step_details": {"type": "tool_calls", "tool_calls": [tool_call]}}
+            shown = run_file_search.stream_delta(row.obj, call["name"], tool_call, first)
+            if shown is None:
+                return
+            step_delta = {"step_details": {"type": "tool_calls", "tool_calls": [shown]}}
             payload = {"id": row.driver["step_id"], "object": "thread.run.step.delta", "delta": step_delta}
             tx.add_event(run_id, "thread.run.step.delta", payload, now)
 
@@ -435,6 +443,10 @@ class Runtime:
         def close(tx: Tx, row: RunRow, now: float) -> None:
             if state.calls:
                 calls = [state.calls[index] for index in sorted(state.calls)]
+                if run_file_search.handles(row.obj, calls):
+                    run_file_search.execute(tx, row, now, calls, usage)
+                    state.again = True
+                    return
                 offered = {t["function"]["name"] for t in row.obj["tools"] if t.get("type") == "function"}
                 unknown = [call["name"] for call in calls if call["name"] not in offered]
                 if unknown:
@@ -455,7 +467,9 @@ class Runtime:
                 lifecycle.mark_in_progress(tx, row, now)
                 lifecycle.open_message(tx, row, now)
             cut_short = reason == "length"
-            lifecycle.close_message(tx, row, now, "".join(state.text), cut_short=cut_short)
+            text = "".join(state.text)
+            annotations = run_file_search.citations(text, row.driver)
+            lifecycle.close_message(tx, row, now, text, cut_short=cut_short, annotations=annotations)
             lifecycle.complete_step(tx, row, now, usage)
             if cut_short:
                 lifecycle.end(
@@ -615,7 +629,7 @@ def _request(tx: Tx, row: RunRow) -> ModelRequest:
         messages=tuple(messages),
         tool_rounds=rounds,
         tools=tuple(run["tools"]),
-        tool_choice=run["tool_choice"],
+        tool_choice=run_file_search.tool_choice_for(run["tool_choice"], row.driver["rounds"]),
         parallel_tool_calls=bool(run["parallel_tool_calls"]),
         temperature=run["temperature"],
         top_p=run["top_p"],
