@@ -9,34 +9,35 @@ Names and text that come from the API are shown with control characters replaced
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import click
-import openai
 
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import confirm_or_refuse, json_option, yes_option
-from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, note, progress
-from assistdb.client import make_client
+from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, note, printable, progress
 from assistdb.errors import InvalidInputError
-from assistdb.repositories.api import translate_api_errors
+
+if TYPE_CHECKING:
+    import openai
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
 def plain(value: Any) -> str:
-    """Text from the API made safe for a terminal (no escape sequences or bidi overrides)."""
-    return _CONTROL.sub("\ufffd", "-" if value is None else str(value))
+    """Text from the API made safe for a terminal, on one line (see ``printable``)."""
+    return printable("-" if value is None else str(value), multiline=False)
 
 
 @contextmanager
 def api(cli: CliContext) -> Iterator[openai.OpenAI]:
     """The SDK client, with API errors turned into assistdb's (one line, exit code 3 or 4)."""
+    from assistdb.client import make_client
+    from assistdb.repositories.api import translate_api_errors
+
     with translate_api_errors():
         yield make_client(cli.client_settings)
 
