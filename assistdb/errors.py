@@ -94,6 +94,12 @@ class SchemaTooNewError(DatabaseError):
     """The database was written by a newer assistdb; it is never downgraded."""
 
 
+class ConflictError(AssistDBError):
+    """Objects to load exist in the target with other content; nothing was written."""
+
+    exit_code = 8
+
+
 class Interrupted(AssistDBError):
     """The user pressed Ctrl-C; whatever was committed stays consistent."""
 
@@ -109,5 +115,6 @@ EXIT_CODES: dict[int, str] = {
     RunError.exit_code: "run ended badly: failed, cancelled, expired, incomplete, or timed out",
     VerificationError.exit_code: "archive verification failed",
     DatabaseError.exit_code: "database error: bad URL, newer schema, read-only or full",
+    ConflictError.exit_code: "conflict: an object exists in the target with other content",
     Interrupted.exit_code: "interrupted (Ctrl-C)",
 }

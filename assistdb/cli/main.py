@@ -26,6 +26,7 @@ COMMANDS = {
     "db": "assistdb.cli.db:db",
     "demo": "assistdb.cli.demo:demo",
     "serve": "assistdb.cli.serve:serve",
+    "restore": "assistdb.cli.restore:restore",
 }
 
 
