@@ -132,7 +132,8 @@ class AssistantsApp:
             if disruption.fault is not None:
                 self.stats.count_fault()
                 raise disruption.fault
-            _check_beta_header(request)
+            if route.beta:
+                _check_beta_header(request)
             body = await _read_json(request) if route.takes_body else {}
             call = Call(params=found.params, query=_query(request), body=body)
             result: Result = route.handler(self.api, call)

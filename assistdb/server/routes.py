@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from assistdb.server import conversations
 from assistdb.server.errors import ApiError
 from assistdb.server.operations import Api, Call, Result
 
@@ -19,6 +20,8 @@ class Route:
     operation_id: str
     handler: Handler
     takes_body: bool = False
+    #: Assistants operations require ``OpenAI-Beta: assistants=v2``; the Conversations API does not.
+    beta: bool = True
     pattern: re.Pattern[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -62,6 +65,24 @@ ROUTES: tuple[Route, ...] = (
         "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
         "submitToolOuputsToRun",
         Api.submit_tool_outputs,
+    ),
+    *(
+        Route(method, f"/v1/conversations{path}", operation_id, handler, method == "POST", beta=False)
+        for method, path, operation_id, handler in (
+            ("POST", "", "createConversation", conversations.create_conversation),
+            ("GET", "/{conversation_id}", "getConversation", conversations.get_conversation),
+            ("POST", "/{conversation_id}", "updateConversation", conversations.update_conversation),
+            ("DELETE", "/{conversation_id}", "deleteConversation", conversations.delete_conversation),
+            ("GET", "/{conversation_id}/items", "listConversationItems", conversations.list_items),
+            ("POST", "/{conversation_id}/items", "createConversationItems", conversations.create_items),
+            ("GET", "/{conversation_id}/items/{item_id}", "getConversationItem", conversations.get_item),
+            (
+                "DELETE",
+                "/{conversation_id}/items/{item_id}",
+                "deleteConversationItem",
+                conversations.delete_item,
+            ),
+        )
     ),
 )
 

@@ -170,5 +170,54 @@ class TrackedThread(SQLModel, table=True):
     gone: bool = Field(default=False, sa_column=Column(Boolean, nullable=False))
 
 
+def _journal_id() -> Column[int]:
+    return Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+
+
+class MigrationAttempt(SQLModel, table=True):
+    """A conversation create about to be sent for a thread (``assistdb threads migrate``): the
+    Conversations API cannot list conversations, so one whose answer was lost can only be named."""
+
+    __tablename__ = "migration_attempts"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, sa_column=_journal_id())
+    thread_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    target: str = Field(sa_column=Column(String(512), nullable=False))
+    attempted_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class MigrationConversation(SQLModel, table=True):
+    """The conversation a thread was migrated to, on one target (append-only)."""
+
+    __tablename__ = "migration_conversations"
+    __table_args__ = (
+        UniqueConstraint("thread_id", "target", name="uq_migration_conversations_thread_target"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=_journal_id())
+    thread_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    target: str = Field(sa_column=Column(String(512), nullable=False))
+    conversation_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    created_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class MigrationItem(SQLModel, table=True):
+    """A planned item confirmed in its conversation, by position (append-only, once each)."""
+
+    __tablename__ = "migration_items"
+    __table_args__ = (
+        UniqueConstraint("conversation_id", "position", name="uq_migration_items_position"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: int | None = Field(default=None, sa_column=_journal_id())
+    conversation_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    position: int = Field(sa_column=Column(Integer, nullable=False))
+    item_id: str = Field(sa_column=Column(String(ID), nullable=False))
+    confirmed_at_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
 ARCHIVE_TABLES = ("versions", "tool_calls", "checkpoints")
 metadata = SQLModel.metadata
