@@ -100,6 +100,12 @@ class ConflictError(AssistDBError):
     exit_code = 8
 
 
+class MigrationError(AssistDBError):
+    """Some threads were not migrated (each is named); the others were."""
+
+    exit_code = 9
+
+
 class Interrupted(AssistDBError):
     """The user pressed Ctrl-C; whatever was committed stays consistent."""
 
@@ -116,5 +122,6 @@ EXIT_CODES: dict[int, str] = {
     VerificationError.exit_code: "archive verification failed",
     DatabaseError.exit_code: "database error: bad URL, newer schema, read-only or full",
     ConflictError.exit_code: "conflict: an object exists in the target with other content",
+    MigrationError.exit_code: "some threads were not migrated: refused as lossy, not archived, or failed",
     Interrupted.exit_code: "interrupted (Ctrl-C)",
 }

@@ -224,3 +224,12 @@ def transcript(cli: CliContext, thread_id: str, output_format: str) -> None:
     """The conversation from the archive: messages, runs, tool calls with their outputs, usage."""
     built = build_transcript(cli.store, check_id("thread", thread_id))
     click.echo(built.to_markdown() if output_format == "md" else built.to_json())
+
+
+def _add_migrate() -> None:
+    from assistdb.cli.migrate import migrate
+
+    threads.add_command(migrate)
+
+
+_add_migrate()

@@ -31,7 +31,7 @@ from tests.store.test_tamper_evidence import behind_the_triggers
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-PARALLEL_ROUNDS = '/tool weather {"city": "Oslo"} /tool weather {"city": "Rome"} /then /tool weather {}'
+PARALLEL_ROUNDS = '/tool weather {"city": "Oslo"}\n/tool weather {"city": "Rome"}\n/then\n/tool weather {}'
 TOOLS: Any = [{"type": "function", "function": {"name": "weather", "parameters": {"type": "object"}}}]
 
 
