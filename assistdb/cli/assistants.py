@@ -310,3 +310,12 @@ def history(cli: CliContext, assistant_id: str, as_json: bool) -> None:
         click.echo(f"v{stored.version}  {when}  {'created' if stored.version == 1 else 'changed'}")
         for change in changes:
             click.echo(f"  ~ {change.field}: {_short(change.old)} -> {_short(change.new)}")
+
+
+def _add_export() -> None:
+    from assistdb.cli.assistants_export import export
+
+    assistants.add_command(export)
+
+
+_add_export()

@@ -52,6 +52,10 @@ class ThreadFailed(Exception):
     """This thread cannot go on; the others can."""
 
 
+class _Missing(ThreadFailed):
+    """The endpoint answered 404."""
+
+
 class _Uncertain(Exception):
     """A request may or may not have been applied (no answer, or a 5xx)."""
 
@@ -108,11 +112,12 @@ class Migrator:
         return plan_thread(thread.body, messages, runs, steps, missing_files=missing)
 
     def _has_file(self, file_id: str) -> bool:
+        """Whether the target has the file (a 404 says not; any other failure fails the thread)."""
         if file_id not in self._file_present:
             try:
-                self._call(lambda: self.client.files.retrieve(file_id))
+                self._call(partial(self.client.files.retrieve, file_id))
                 self._file_present[file_id] = True
-            except ThreadFailed:
+            except _Missing:
                 self._file_present[file_id] = False
         return self._file_present[file_id]
 
@@ -251,7 +256,8 @@ class Migrator:
         except openai.APIStatusError as exc:
             if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
                 raise _Uncertain(_describe(exc)) from None
-            raise ThreadFailed(f"the endpoint refused a request: {_describe(exc)}") from None
+            refused = _Missing if exc.status_code == 404 else ThreadFailed
+            raise refused(f"the endpoint refused a request: {_describe(exc)}") from None
         except openai.APIConnectionError as exc:
             raise _Uncertain(f"no answer ({type(exc).__name__})") from None
 
