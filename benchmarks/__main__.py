@@ -16,6 +16,7 @@ SCRIPTS = [
     ("bench_archive", True),
     ("bench_sync", True),
     ("bench_run_completion", True),
+    ("bench_migrate", True),
 ]
 
 

@@ -30,6 +30,7 @@ def test_every_benchmark_runs_at_tiny_sizes() -> None:
         "Peak memory",
         "sync_threads over",
         "Run end detection",
+        "Migration to Conversations",
     ):
         assert title in finished.stdout
     assert "| " in finished.stdout

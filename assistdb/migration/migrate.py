@@ -57,7 +57,11 @@ class _Missing(ThreadFailed):
 
 
 class _Uncertain(Exception):
-    """A request may or may not have been applied (no answer, or a 5xx)."""
+    """A request may or may not have been applied (no answer, or a 5xx); or a 429."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 def target_of(client: openai.OpenAI) -> str:
@@ -172,7 +176,7 @@ class Migrator:
                 failures += 1
                 if failures > self.retries:
                     raise ThreadFailed(f"gave up after {failures} failed requests: {exc}") from None
-                self.sleep(self._delay(failures))
+                self.sleep(self._delay(failures, exc))
                 confirmed, last = self._reconcile(plan, conversation_id, confirmed, last)
                 continue
             ids = [str(item["id"]) for item in added]
@@ -198,7 +202,7 @@ class Migrator:
             except _Uncertain as exc:
                 if attempt == self.retries:
                     raise ThreadFailed(f"could not create the conversation: {exc}") from None
-                self.sleep(self._delay(attempt + 1))
+                self.sleep(self._delay(attempt + 1, exc))
                 continue
             self.journal.created(plan.thread_id, conversation.id)
             return conversation.id
@@ -255,7 +259,7 @@ class Migrator:
             return request()
         except openai.APIStatusError as exc:
             if exc.status_code in (408, 409, 429) or exc.status_code >= 500:
-                raise _Uncertain(_describe(exc)) from None
+                raise _Uncertain(_describe(exc), _retry_after(exc)) from None
             refused = _Missing if exc.status_code == 404 else ThreadFailed
             raise refused(f"the endpoint refused a request: {_describe(exc)}") from None
         except openai.APIConnectionError as exc:
@@ -269,11 +273,25 @@ class Migrator:
             except _Uncertain as exc:
                 if attempt == self.retries:
                     raise ThreadFailed(f"gave up after {attempt + 1} attempts: {exc}") from None
-                self.sleep(self._delay(attempt + 1))
+                self.sleep(self._delay(attempt + 1, exc))
         raise AssertionError("unreachable")
 
-    def _delay(self, failures: int) -> float:
-        return float(min(self.backoff * 2 ** (failures - 1), 8.0))
+    def _delay(self, failures: int, failure: _Uncertain) -> float:
+        """Exponential backoff, or longer if the endpoint's ``Retry-After`` asks (up to a minute)."""
+        delay = min(self.backoff * 2 ** (failures - 1), 8.0)
+        return float(max(delay, min(failure.retry_after or 0.0, 60.0)))
+
+
+def _retry_after(exc: openai.APIStatusError) -> float | None:
+    """The wait the endpoint asks for: ``retry-after-ms`` if given (as the SDK reads it), else
+    ``Retry-After`` in seconds."""
+    headers = exc.response.headers
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        try:
+            return float(headers.get(name, "")) * scale
+        except ValueError:
+            continue
+    return None
 
 
 def _describe(exc: openai.APIStatusError) -> str:
