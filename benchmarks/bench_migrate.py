@@ -39,7 +39,10 @@ def _seed(base_url: str, threads: int, messages: int) -> list[str]:
     headers = {"Authorization": f"Bearer {API_KEY}"}
     return [
         httpx.post(
-            f"{root}/_assistdb/seed", json={"messages": messages, "runs": messages // 5}, headers=headers, timeout=60
+            f"{root}/_assistdb/seed",
+            json={"messages": messages, "runs": messages // 5},
+            headers=headers,
+            timeout=60,
         ).json()["thread_id"]
         for _ in range(threads)
     ]
@@ -115,23 +118,28 @@ def measure(backend: str, archive_urls: list[str], base_url: str, threads: int, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI (figures mean nothing)")
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server where databases may be created")
     args = parser.parse_args()
     sizes = [(2, 30)] if args.quick else [(20, 50), (4, 1000)]
     repeats = 1 if args.quick else REPEATS
     rows: list[list[str]] = []
-    with tempfile.TemporaryDirectory() as scratch, server_process(
-        "--database-url", f"sqlite:///{Path(scratch) / 'server.sqlite3'}"
-    ) as base_url:
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        server_process("--database-url", f"sqlite:///{Path(scratch) / 'server.sqlite3'}") as base_url,
+    ):
         for threads, messages in sizes:
             for backend in ["sqlite", *(["postgresql"] if args.postgres else [])]:
                 urls: list[str] = []
                 contexts: list[Any] = []
                 for index in range(repeats):
                     if backend == "sqlite":
-                        urls.append(f"sqlite:///{Path(scratch) / f'archive-{threads}-{messages}-{index}.sqlite3'}")
+                        urls.append(
+                            f"sqlite:///{Path(scratch) / f'archive-{threads}-{messages}-{index}.sqlite3'}"
+                        )
                         contexts.append(nullcontext())
                     else:
                         context = temporary_postgres_database(args.postgres)
