@@ -95,3 +95,26 @@ class Journal:
                     for offset, item_id in enumerate(item_ids)
                 ],
             )
+
+    def confirm_missing(self, conversation_id: str, item_ids: Sequence[str]) -> None:
+        """Record the positions of ``item_ids`` (a whole conversation) that have no row yet."""
+        with self.database.read() as connection:
+            known = set(
+                connection.execute(
+                    select(ITEMS.c.position).where(ITEMS.c.conversation_id == conversation_id)
+                ).scalars()
+            )
+        at = now_us()
+        rows = [
+            {
+                "conversation_id": conversation_id,
+                "position": position,
+                "item_id": item_id,
+                "confirmed_at_us": at,
+            }
+            for position, item_id in enumerate(item_ids)
+            if position not in known
+        ]
+        if rows:
+            with self.database.write() as connection:
+                connection.execute(insert(ITEMS), rows)

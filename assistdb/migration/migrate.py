@@ -164,9 +164,12 @@ class Migrator:
         confirmed, last = progress.confirmed, progress.last_item_id
         if conversation_id is None:
             conversation_id = self._create(plan)
-            confirmed, last = 0, None
+            # The create answered, so its items are in; their IDs are journaled by the verify
+            # (or by a reconcile, which lists from the start while no ID is known).
+            confirmed, last = len(plan.items[:MAX_BATCH]), None
+        else:
+            confirmed, last = self._reconcile(plan, conversation_id, confirmed, last)
         outcome.conversation_id = conversation_id
-        confirmed, last = self._reconcile(plan, conversation_id, confirmed, last)
         failures = 0
         while confirmed < len(plan.items):
             batch = plan.items[confirmed : confirmed + MAX_BATCH]
@@ -211,14 +214,15 @@ class Migrator:
     def _reconcile(
         self, plan: Plan, conversation_id: str, confirmed: int, last: str | None
     ) -> tuple[int, str | None]:
-        """Journal the items the target holds beyond the last confirmed one, checking each
-        against the plan; return the new count and last item ID."""
-        found = [item for item in self._list(conversation_id, after=last)]
+        """Journal the items the target holds beyond the last journaled one (all of them when
+        none is), checking each against the plan; return the new count and last item ID."""
+        start = 0 if last is None else confirmed
+        found = list(self._list(conversation_id, after=last))
         if not found:
-            return confirmed, last
-        self._check_answer(plan, confirmed, found)
-        self.journal.confirm(conversation_id, confirmed, [item["id"] for item in found])
-        return confirmed + len(found), found[-1]["id"]
+            return start, last
+        self._check_answer(plan, start, found)
+        self.journal.confirm(conversation_id, start, [item["id"] for item in found])
+        return start + len(found), found[-1]["id"]
 
     def _check_answer(self, plan: Plan, start: int, items: list[dict[str, Any]]) -> None:
         for offset, item in enumerate(items):
@@ -238,6 +242,7 @@ class Migrator:
                 f"the plan {len(plan.items)}"
             )
         self._check_answer(plan, 0, items)
+        self.journal.confirm_missing(outcome.conversation_id, [item["id"] for item in items])
 
     def _list(self, conversation_id: str, *, after: str | None) -> Iterator[dict[str, Any]]:
         while True:

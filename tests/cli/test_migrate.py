@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from assistdb import AssistDB
+from assistdb.migration.journal import ITEMS
 from assistdb.server import LocalServer
 from assistdb.store import Filters, Store
 from assistdb.sync import sync_thread
@@ -146,6 +147,23 @@ def test_threads_of_every_size_become_equal_conversations(run_cli: Cli) -> None:
         "Rome",
     ]
     assert items[-2]["role"] == "assistant" and item_text(items[-1]) == "thanks"
+
+    # the journal holds each item once, at its position, with the ID the target gave it
+    store = Store(run_cli.database_url)
+    try:
+        with store.database.read() as connection:
+            for outcome in outcomes:
+                rows = connection.execute(
+                    select(ITEMS.c.position, ITEMS.c.item_id)
+                    .where(ITEMS.c.conversation_id == outcome["conversation_id"])
+                    .order_by(ITEMS.c.position)
+                ).all()
+                items = conversation_items(run_cli, outcome["conversation_id"])
+                assert [(row.position, row.item_id) for row in rows] == list(
+                    enumerate(i["id"] for i in items)
+                )
+    finally:
+        store.close()
 
     # a rerun finds everything done: same conversations, nothing sent
     again = run_cli.json("threads", "migrate", *sizes.values(), full, roomy, tools)
