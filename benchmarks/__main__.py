@@ -20,6 +20,7 @@ SCRIPTS = [
     ("bench_cli", True),
     ("bench_runtime_ttft", False),
     ("bench_files", True),
+    ("bench_migrate", True),
 ]
 
 

@@ -35,6 +35,7 @@ def test_every_benchmark_runs_at_tiny_sizes() -> None:
         "Full-text search over",
         "Time to first token of a streamed run through the runtime",
         "Files and vector stores on assistdb serve",
+        "Migration to Conversations",
     ):
         assert title in finished.stdout
     assert "| " in finished.stdout

@@ -34,6 +34,7 @@ COMMANDS = {
     "docs": "assistdb.cli.docs:docs",
     "files": "assistdb.cli.files:files",
     "vector-stores": "assistdb.cli.files:vector_stores",
+    "restore": "assistdb.cli.restore:restore",
 }
 
 

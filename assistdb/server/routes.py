@@ -6,7 +6,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from assistdb.server import files, vector_stores
+from assistdb.server import conversations, files, vector_stores
 from assistdb.server.errors import ApiError
 from assistdb.server.operations import Api, Call, Result
 
@@ -20,7 +20,8 @@ class Route:
     operation_id: str
     handler: Handler
     takes_body: bool = False
-    #: Whether the operation belongs to the Assistants beta (``OpenAI-Beta: assistants=v2``).
+    #: Assistants operations require ``OpenAI-Beta: assistants=v2``; files, vector stores and the
+    #: Conversations API do not.
     beta: bool = True
     pattern: re.Pattern[str] = field(init=False, compare=False, repr=False)
 
@@ -142,6 +143,24 @@ ROUTES: tuple[Route, ...] = (
         Api.submit_tool_outputs,
     ),
     *FILE_ROUTES,
+    *(
+        Route(method, f"/v1/conversations{path}", operation_id, handler, method == "POST", beta=False)
+        for method, path, operation_id, handler in (
+            ("POST", "", "createConversation", conversations.create_conversation),
+            ("GET", "/{conversation_id}", "getConversation", conversations.get_conversation),
+            ("POST", "/{conversation_id}", "updateConversation", conversations.update_conversation),
+            ("DELETE", "/{conversation_id}", "deleteConversation", conversations.delete_conversation),
+            ("GET", "/{conversation_id}/items", "listConversationItems", conversations.list_items),
+            ("POST", "/{conversation_id}/items", "createConversationItems", conversations.create_items),
+            ("GET", "/{conversation_id}/items/{item_id}", "getConversationItem", conversations.get_item),
+            (
+                "DELETE",
+                "/{conversation_id}/items/{item_id}",
+                "deleteConversationItem",
+                conversations.delete_item,
+            ),
+        )
+    ),
 )
 
 
