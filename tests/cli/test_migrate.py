@@ -173,6 +173,10 @@ def test_threads_of_every_size_become_equal_conversations(run_cli: Cli) -> None:
 
 def test_lossy_threads_are_refused_unless_allowed_and_bad_ones_fail_alone(run_cli: Cli) -> None:
     sdk = run_cli.server.client()
+    # an image file that the thread cites but that is gone from the target by migration time
+    picture = sdk.files.create(
+        file=("cat.png", b"\x89PNG\r\n\x1a\n not really", "image/png"), purpose="vision"
+    )
     images = sdk.beta.threads.create(
         messages=[
             {
@@ -183,17 +187,18 @@ def test_lossy_threads_are_refused_unless_allowed_and_bad_ones_fail_alone(run_cl
                         "type": "image_url",
                         "image_url": {"url": "https://example.com/cat.png", "detail": "low"},
                     },
-                    {"type": "image_file", "image_file": {"file_id": "file-missing"}},
+                    {"type": "image_file", "image_file": {"file_id": picture.id}},
                 ],
             }
         ]
     )
     plain = run_cli.server.seed_thread(messages=25)
     archive(run_cli, images.id, plain)
+    sdk.files.delete(picture.id)
 
     dry = run_cli("threads", "migrate", images.id, "--dry-run")
     assert dry.exit_code == 0, dry.output
-    assert "image file file-missing is not on the target" in dry.stderr
+    assert f"image file {picture.id} is not on the target" in dry.stderr
 
     refused = run_cli("threads", "migrate", images.id, plain, "thread_notarchived", "--json")
     assert refused.exit_code == 9, refused.output
@@ -209,7 +214,7 @@ def test_lossy_threads_are_refused_unless_allowed_and_bad_ones_fail_alone(run_cl
     assert items[0]["content"] == [
         {"type": "input_text", "text": "look"},
         {"type": "input_image", "detail": "low", "file_id": None, "image_url": "https://example.com/cat.png"},
-        {"type": "input_text", "text": "[image file file-missing not migrated]"},
+        {"type": "input_text", "text": f"[image file {picture.id} not migrated]"},
     ]
 
 
