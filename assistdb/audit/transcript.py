@@ -21,7 +21,7 @@ from assistdb.repositories.validation import check_id
 from assistdb.store import Filters, Store
 
 if TYPE_CHECKING:
-    from assistdb.repositories.facade import AssistDB
+    from assistdb.facades import AssistDB
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ import click
 
 from assistdb.cli.completion import archived_ids
 from assistdb.cli.context import CliContext, pass_cli
+from assistdb.cli.errors import RUN_ERROR_EXIT
 from assistdb.cli.options import read_stdin_line, tools_option
 from assistdb.cli.output import emit_table, human_time, message_text, note, printable, say
 from assistdb.cli.runs import load_tools, raise_unless_completed
@@ -86,7 +87,7 @@ def chat(
             if text in ("/runs", "/tools", "/help"):
                 _slash_command(cli, text, thread.id, tools)
                 continue
-            cli.db.messages.create(thread.id, content=text)
+            cli.db.messages.create(thread.id, content=text, role="user")
             _append(saved, f"**you**: {text}")
             shown = _StreamedReplies()
             # At a terminal the reply streams in as it is written; piped, whole replies suffice.
@@ -113,7 +114,7 @@ def chat(
         if saved is not None:
             saved.close()
     if failed:
-        raise click.exceptions.Exit(RunError.exit_code)  # already printed, as it happened
+        raise click.exceptions.Exit(RUN_ERROR_EXIT)  # already printed, as it happened
 
 
 class _StreamedReplies:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from assistdb.errors import InvalidInputError
-from assistdb.repositories import api
 from assistdb.runner.session import RunSession
 from assistdb.runner.tools import Tool, ToolRegistry
 
@@ -25,11 +24,6 @@ def check_timeout(timeout: float | None) -> float | None:
             f"timeout must be a positive number of seconds, not {timeout!r}", hint="pass e.g. timeout=60"
         )
     return float(timeout)
-
-
-def stream_request(method: Callable[..., Any]) -> Callable[..., Any]:
-    """An SDK streaming helper (``runs.stream``, ``submit_tool_outputs_stream``), quietly."""
-    return api.quiet(method)
 
 
 def stream_timeout(session: RunSession) -> dict[str, float]:
