@@ -17,7 +17,7 @@ from assistdb.texts import message_text
 if TYPE_CHECKING:
     from openai.types.beta.threads.message_create_params import Attachment
 
-    from assistdb.runner.driving import ToolsArgument
+    from assistdb.runner.tools import ToolsArgument
 
 
 class ThreadOps:

@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from openai.types.beta.threads.run_create_params import RunCreateParamsBase
     from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
 
-    from assistdb.runner.driving import ToolsArgument
     from assistdb.runner.engine import RunEngine
+    from assistdb.runner.tools import ToolsArgument
 
 RunStatus = Literal[
     "queued",

@@ -1,7 +1,7 @@
 """The run engine: drive runs to their end, answer their tool calls exactly once, and archive
 everything seen on the way (``db.runs.create_and_wait`` / ``db.runs.wait``).
 
-The rules are :func:`assistdb.runner.waiting.drive` (sans I/O); :class:`RunEngine` performs them.
+The rules are :func:`assistdb.runner.driving.drive` (sans I/O); :class:`RunEngine` performs them.
 """
 
 from assistdb.runner.loading import load_tools

@@ -1,6 +1,6 @@
 """The run engine behind ``runs.create_and_wait`` and ``runs.wait``, written once for both faces.
 
-:func:`assistdb.runner.waiting.drive` decides (the rules, sans I/O); :class:`RunEngine` turns
+:func:`assistdb.runner.driving.drive` decides (the rules, sans I/O); :class:`RunEngine` turns
 each of its effects into I/O requests (:mod:`assistdb.repositories.faces`), which the blocking
 face performs with ``OpenAI`` and the asyncio face with ``AsyncOpenAI``. Every run state seen is
 archived as it arrives, tool calls go through the ledger, and the run's steps and messages are
@@ -12,13 +12,15 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any
 
 from openai.types.beta.threads import Run
 
-from assistdb.errors import AssistDBError
+from assistdb.errors import AssistDBError, InvalidInputError
 from assistdb.repositories.faces import (
     END,
     Api,
@@ -34,18 +36,6 @@ from assistdb.repositories.faces import (
 from assistdb.repositories.messages import MessagesOps
 from assistdb.repositories.steps import RunStepsOps
 from assistdb.runner.driving import (
-    POLL_AFTER_HEADER,
-    Target,
-    ToolsArgument,
-    check_timeout,
-    stream_timeout,
-)
-from assistdb.runner.durations import DurationBook, archived_brackets
-from assistdb.runner.events import is_resting, kept_body, run_of
-from assistdb.runner.execution import answer_calls
-from assistdb.runner.session import Clock, Observed, RunSession
-from assistdb.runner.tools import ToolRegistry
-from assistdb.runner.waiting import (
     Answer,
     Cancel,
     Collect,
@@ -58,9 +48,46 @@ from assistdb.runner.waiting import (
     Submit,
     drive,
 )
+from assistdb.runner.durations import DurationBook, archived_brackets
+from assistdb.runner.events import is_resting, kept_body, run_of
+from assistdb.runner.execution import answer_calls
+from assistdb.runner.session import Clock, Observed, RunSession
+from assistdb.runner.tools import ToolRegistry, ToolsArgument
 from assistdb.store import Store
 
 log = logging.getLogger("assistdb.runner")
+POLL_AFTER_HEADER = "openai-poll-after-ms"
+
+
+def check_timeout(timeout: float | None) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < math.inf:
+        raise InvalidInputError(
+            f"timeout must be a positive number of seconds, not {timeout!r}", hint="pass e.g. timeout=60"
+        )
+    return float(timeout)
+
+
+def stream_timeout(session: RunSession) -> dict[str, float]:
+    """A stream request must not outlive the wait: its reads time out at the deadline."""
+    remaining = session.remaining()
+    return {} if remaining is None else {"timeout": remaining + 0.05}
+
+
+@dataclass
+class Target:
+    """The run being driven; ``run_id`` is known once the run exists."""
+
+    thread_id: str
+    run_id: str | None = None
+
+    @property
+    def known_run_id(self) -> str:
+        if self.run_id is None:
+            raise RuntimeError("the run has not been created yet")
+        return self.run_id
+
 
 OnEvent = Callable[[Any], None] | None
 

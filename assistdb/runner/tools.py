@@ -261,3 +261,7 @@ def _pydantic_error(error: Mapping[str, Any]) -> str:
 def _schema_error(error: jsonschema.ValidationError) -> str:
     where = ".".join(str(part) for part in error.path) or "arguments"
     return f"{where}: {error.message}"
+
+
+#: What ``tools=`` accepts: a registry, or a list of ``@tool`` functions and plain functions.
+ToolsArgument = ToolRegistry | Sequence[Tool[..., Any] | Callable[..., Any]] | None

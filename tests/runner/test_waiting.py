@@ -11,10 +11,7 @@ from openai.types.beta.threads import Run
 from assistdb.cli.errors import exit_code
 from assistdb.errors import ApiConnectionError, ApiError, Interrupted, RunTimeoutError
 from assistdb.runner.calls import RequestedCall
-from assistdb.runner.durations import DurationBook
-from assistdb.runner.session import Observed, RunSession
-from assistdb.runner.tools import ToolRegistry
-from assistdb.runner.waiting import (
+from assistdb.runner.driving import (
     Answer,
     Cancel,
     Create,
@@ -26,6 +23,9 @@ from assistdb.runner.waiting import (
     Submit,
     drive,
 )
+from assistdb.runner.durations import DurationBook
+from assistdb.runner.session import Observed, RunSession
+from assistdb.runner.tools import ToolRegistry
 from tests.factories import run as run_body
 
 
