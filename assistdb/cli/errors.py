@@ -144,6 +144,8 @@ def cli_hint(
         if "cancelled" in error.message:
             return "start it again with a longer --timeout, or without one to wait until it ends"
         return "wait again with `assistdb runs wait RUN_ID`, or cancel it with `assistdb runs cancel RUN_ID`"
+    if isinstance(error, InvalidInputError) and error.message == "Azure OpenAI needs an API version":
+        return "set OPENAI_API_VERSION or --api-version"
     if isinstance(error, ApiError) and error.status_code == 429:
         return "wait and retry; --max-retries N retries more"
     return None
