@@ -13,10 +13,16 @@ from assistdb._version import __version__
 from assistdb.errors import (
     ApiConnectionError,
     ApiError,
+    ApiNotFoundError,
+    ApiUnreachableError,
     AssistDBError,
     AuthenticationError,
+    ConflictError,
     DatabaseError,
+    Interrupted,
+    InvalidApiObjectError,
     InvalidInputError,
+    MigrationError,
     NotFoundError,
     RunEndedError,
     RunError,
@@ -24,35 +30,61 @@ from assistdb.errors import (
     SchemaTooNewError,
     VerificationError,
 )
+from assistdb.texts import message_text
 
 if TYPE_CHECKING:
-    from assistdb.repositories import AssistDB
-    from assistdb.runner import AsyncAssistDB, ToolRegistry, tool
+    from assistdb.client import ClientSettings
+    from assistdb.facades import AssistDB, AsyncAssistDB
+    from assistdb.repositories.base import ArchivedVersion
+    from assistdb.repositories.conversation import AsyncThreadHandle, ThreadHandle
+    from assistdb.runner import Tool, ToolRegistry, load_tools, tool
+    from assistdb.runner.durations import DurationBook
 
 _LAZY = {
-    "AssistDB": "assistdb.repositories",
-    "AsyncAssistDB": "assistdb.runner",
+    "AssistDB": "assistdb.facades",
+    "AsyncAssistDB": "assistdb.facades",
+    "ArchivedVersion": "assistdb.repositories.base",
+    "ThreadHandle": "assistdb.repositories.conversation",
+    "AsyncThreadHandle": "assistdb.repositories.conversation",
+    "ClientSettings": "assistdb.client",
+    "DurationBook": "assistdb.runner.durations",
+    "Tool": "assistdb.runner",
     "ToolRegistry": "assistdb.runner",
+    "load_tools": "assistdb.runner",
     "tool": "assistdb.runner",
 }
 
 __all__ = [
     "ApiConnectionError",
     "ApiError",
+    "ApiNotFoundError",
+    "ApiUnreachableError",
+    "ArchivedVersion",
     "AssistDB",
     "AssistDBError",
     "AsyncAssistDB",
+    "AsyncThreadHandle",
     "AuthenticationError",
+    "ClientSettings",
+    "ConflictError",
     "DatabaseError",
+    "DurationBook",
+    "Interrupted",
+    "InvalidApiObjectError",
     "InvalidInputError",
+    "MigrationError",
     "NotFoundError",
     "RunEndedError",
     "RunError",
     "RunTimeoutError",
     "SchemaTooNewError",
+    "ThreadHandle",
+    "Tool",
     "ToolRegistry",
     "VerificationError",
     "__version__",
+    "load_tools",
+    "message_text",
     "tool",
 ]
 

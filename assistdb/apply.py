@@ -26,7 +26,7 @@ from assistdb.runner.schema import check_name, check_parameters
 from assistdb.text_files import read_text
 
 if TYPE_CHECKING:
-    from assistdb.repositories import AssistDB
+    from assistdb.facades import AssistDB
 
 #: The fields an assistant spec may have; all but ``id`` and ``instructions_file`` are API fields.
 SPEC_FIELDS = (
@@ -349,7 +349,7 @@ def resolve_tools(entries: Any, *, where: str = "tools") -> list[dict[str, Any]]
             tools.append({"type": entry})
         elif isinstance(entry, str):
             with _located(where):
-                tools.extend(load_tools(entry).definitions())
+                tools.extend(dict(definition) for definition in load_tools(entry).definitions())
         elif isinstance(entry, Mapping):
             tools.append(_inline_tool(entry, where))
         else:

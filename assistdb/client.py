@@ -50,34 +50,30 @@ def make_client(settings: ClientSettings | None = None) -> openai.OpenAI:
     """An ``OpenAI`` (or ``AzureOpenAI``) client; its key is registered for redaction."""
     import openai
 
-    from assistdb.transport import fail_fast
-
-    s, kwargs = _client_kwargs(settings)
-    if s.proxy:
-        kwargs["http_client"] = openai.DefaultHttpxClient(proxy=s.proxy)
-    client: openai.OpenAI
-    if s.azure_endpoint:
-        client = openai.AzureOpenAI(azure_endpoint=s.azure_endpoint, api_version=s.api_version, **kwargs)
-    else:
-        client = openai.OpenAI(base_url=s.base_url, **kwargs)
-    fail_fast(client._client, str(client.base_url).rstrip("/"))
+    client: openai.OpenAI = _build(settings, openai.OpenAI, openai.AzureOpenAI, openai.DefaultHttpxClient)
     return client
 
 
 def make_async_client(settings: ClientSettings | None = None) -> openai.AsyncOpenAI:
-    """The asyncio twin of :func:`make_client`."""
+    """:func:`make_client` for asyncio: an ``AsyncOpenAI`` (or ``AsyncAzureOpenAI``) client."""
     import openai
 
+    client: openai.AsyncOpenAI = _build(
+        settings, openai.AsyncOpenAI, openai.AsyncAzureOpenAI, openai.DefaultAsyncHttpxClient
+    )
+    return client
+
+
+def _build(settings: ClientSettings | None, plain: Any, azure: Any, http_client: Any) -> Any:
     from assistdb.transport import fail_fast
 
     s, kwargs = _client_kwargs(settings)
     if s.proxy:
-        kwargs["http_client"] = openai.DefaultAsyncHttpxClient(proxy=s.proxy)
-    client: openai.AsyncOpenAI
+        kwargs["http_client"] = http_client(proxy=s.proxy)
     if s.azure_endpoint:
-        client = openai.AsyncAzureOpenAI(azure_endpoint=s.azure_endpoint, api_version=s.api_version, **kwargs)
+        client = azure(azure_endpoint=s.azure_endpoint, api_version=s.api_version, **kwargs)
     else:
-        client = openai.AsyncOpenAI(base_url=s.base_url, **kwargs)
+        client = plain(base_url=s.base_url, **kwargs)
     fail_fast(client._client, str(client.base_url).rstrip("/"))
     return client
 
@@ -107,7 +103,8 @@ def _client_kwargs(settings: ClientSettings | None) -> tuple[ClientSettings, dic
         raise InvalidInputError("no API key", hint="set OPENAI_API_KEY, or AZURE_OPENAI_API_KEY for Azure")
     if s.azure_endpoint and not s.api_version:
         raise InvalidInputError(
-            "Azure OpenAI needs an API version", hint="set OPENAI_API_VERSION or --api-version"
+            "Azure OpenAI needs an API version",
+            hint="set OPENAI_API_VERSION or ClientSettings(api_version=...)",
         )
     _check_header_safe(s.api_key)
     for name, value in (

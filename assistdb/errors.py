@@ -1,19 +1,17 @@
 """The exceptions assistdb raises, one per kind of failure a caller may want to handle.
 
 Every error carries a one-line ``message`` saying what went wrong and a ``hint`` saying what
-to do about it; the CLI prints both on one line and exits with the class's ``exit_code``.
+to do about it in library terms (an argument, an environment variable). The CLI's exit codes
+and its own wording (flags, commands) live in :mod:`assistdb.cli.errors`.
 """
 
 from __future__ import annotations
 
 
-class AssistDBError(Exception):
-    """Base class of every error assistdb raises on purpose."""
-
-    exit_code = 1
+class _Explained:
+    """A one-line ``message`` and an optional ``hint``, shown together by ``str()``."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
-        super().__init__(message)
         self.message = message
         self.hint = hint
 
@@ -21,31 +19,31 @@ class AssistDBError(Exception):
         return f"{self.message} ({self.hint})" if self.hint else self.message
 
 
+class AssistDBError(_Explained, Exception):
+    """Base class of every error assistdb raises on purpose (but :class:`Interrupted`)."""
+
+
 class InvalidInputError(AssistDBError):
     """The caller passed something malformed: an ID, a metadata pair, a file, an option."""
 
-    exit_code = 2
 
-
-class NotFoundError(AssistDBError):
-    """The object does not exist remotely or in the archive; ``status_code`` is the API's answer
-    (404) when the API said so, None when the archive did."""
-
-    exit_code = 3
-
+class _WithStatus(AssistDBError):
     def __init__(self, message: str, *, hint: str | None = None, status_code: int | None = None) -> None:
         super().__init__(message, hint=hint)
         self.status_code = status_code
 
 
-class ApiError(AssistDBError):
-    """The API answered with an error, or could not be reached."""
+class NotFoundError(_WithStatus):
+    """The object does not exist in the archive, or remotely: then it is an
+    :class:`ApiNotFoundError` too, with the API's ``status_code``."""
 
-    exit_code = 4
 
-    def __init__(self, message: str, *, hint: str | None = None, status_code: int | None = None) -> None:
-        super().__init__(message, hint=hint)
-        self.status_code = status_code
+class ApiError(_WithStatus):
+    """The API answered with an error (``status_code``), or could not be reached."""
+
+
+class ApiNotFoundError(ApiError, NotFoundError):
+    """The API answered 404: the object, or the route when the base URL is wrong, is not there."""
 
 
 class InvalidApiObjectError(ApiError):
@@ -72,8 +70,6 @@ class ApiUnreachableError(ApiConnectionError):
 class RunError(AssistDBError):
     """A run did not complete."""
 
-    exit_code = 5
-
 
 class RunEndedError(RunError):
     """A run reached a terminal status other than ``completed``; ``run`` is the final run."""
@@ -94,13 +90,9 @@ class RunTimeoutError(RunError):
 class VerificationError(AssistDBError):
     """The archive's hash chains do not verify."""
 
-    exit_code = 6
-
 
 class DatabaseError(AssistDBError):
     """The database cannot be opened, migrated or written."""
-
-    exit_code = 7
 
 
 class SchemaTooNewError(DatabaseError):
@@ -110,31 +102,11 @@ class SchemaTooNewError(DatabaseError):
 class ConflictError(AssistDBError):
     """Objects to load exist in the target with other content; nothing was written."""
 
-    exit_code = 8
-
 
 class MigrationError(AssistDBError):
     """Some threads were not migrated (each is named); the others were."""
 
-    exit_code = 9
 
-
-class Interrupted(AssistDBError):
-    """The user pressed Ctrl-C; whatever was committed stays consistent."""
-
-    exit_code = 130
-
-
-EXIT_CODES: dict[int, str] = {
-    0: "success",
-    1: "unexpected internal error (run with -v and report it)",
-    InvalidInputError.exit_code: "usage error or invalid input",
-    NotFoundError.exit_code: "not found",
-    ApiError.exit_code: "API error: rejected request, bad key, unreachable server",
-    RunError.exit_code: "run ended badly: failed, cancelled, expired, incomplete, or timed out",
-    VerificationError.exit_code: "archive verification failed",
-    DatabaseError.exit_code: "database error: bad URL, newer schema, read-only, full, damaged, or not ours",
-    ConflictError.exit_code: "conflict: an object exists in the target with other content",
-    MigrationError.exit_code: "some threads were not migrated: refused as lossy, not archived, or failed",
-    Interrupted.exit_code: "interrupted (Ctrl-C)",
-}
+class Interrupted(_Explained, KeyboardInterrupt):
+    """The user pressed Ctrl-C (or declined a prompt); whatever was committed stays consistent.
+    A ``KeyboardInterrupt``, so that an app's ``except Exception`` never swallows it."""

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from assistdb.errors import NotFoundError
-from assistdb.repositories.facade import AssistDB
+from assistdb.facades import AssistDB
 from assistdb.repositories.validation import check_id
 from assistdb.store import Filters, Store, hashing
 from assistdb.store.archive import now_us

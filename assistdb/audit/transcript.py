@@ -14,14 +14,11 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from assistdb.errors import NotFoundError
 from assistdb.repositories.validation import check_id
 from assistdb.store import Filters, Store
-
-if TYPE_CHECKING:
-    from assistdb.repositories.facade import AssistDB
 
 
 @dataclass(frozen=True)
@@ -122,10 +119,9 @@ class Transcript:
         return "\n".join(lines) + "\n"
 
 
-def build_transcript(db_or_store: AssistDB | Store, thread_id: str) -> Transcript:
+def build_transcript(store: Store, thread_id: str) -> Transcript:
     """The transcript of an archived thread, without any API call."""
     check_id("thread", thread_id)
-    store = db_or_store if isinstance(db_or_store, Store) else db_or_store.store
     thread = store.reader.current(thread_id, include_deleted=True)
     if thread is None:
         raise NotFoundError(f"the archive has no thread {thread_id}", hint="sync it first")

@@ -19,6 +19,7 @@ import click
 
 from assistdb.cli.completion import archived_ids
 from assistdb.cli.context import CliContext, pass_cli
+from assistdb.cli.errors import RUN_ERROR_EXIT
 from assistdb.cli.options import read_stdin_line, tools_option
 from assistdb.cli.output import emit_table, human_time, message_text, note, printable, say
 from assistdb.cli.runs import load_tools, raise_unless_completed
@@ -64,8 +65,10 @@ def chat(
     """
     from assistdb.runner.tool_stdout import tool_stdout_to_stderr
 
-    click.get_current_context().with_resource(tool_stdout_to_stderr())
-    tools = load_tools(tools_spec)
+    # Only while tools may run (importing their module, a run): around the prompt, stdout must
+    # stay the terminal's own descriptor, or input() gives up line editing.
+    with tool_stdout_to_stderr():
+        tools = load_tools(tools_spec)
     cli.db.assistants.retrieve(assistant_id)  # an unknown assistant fails before a thread is made
     thread = cli.db.threads.track(thread_id) if thread_id else cli.db.threads.create()
     interactive = sys.stdin.isatty()
@@ -86,13 +89,14 @@ def chat(
             if text in ("/runs", "/tools", "/help"):
                 _slash_command(cli, text, thread.id, tools)
                 continue
-            cli.db.messages.create(thread.id, content=text)
+            cli.db.messages.create(thread.id, content=text, role="user")
             _append(saved, f"**you**: {text}")
             shown = _StreamedReplies()
             # At a terminal the reply streams in as it is written; piped, whole replies suffice.
-            run = cli.db.runs.create_and_wait(
-                thread.id, assistant_id=assistant_id, tools=tools, stream=interactive, on_event=shown
-            )
+            with tool_stdout_to_stderr():
+                run = cli.db.runs.create_and_wait(
+                    thread.id, assistant_id=assistant_id, tools=tools, stream=interactive, on_event=shown
+                )
             if run.status == "requires_action" and tools is None:
                 run = _refuse_tools(cli, run)
             try:
@@ -113,7 +117,7 @@ def chat(
         if saved is not None:
             saved.close()
     if failed:
-        raise click.exceptions.Exit(RunError.exit_code)  # already printed, as it happened
+        raise click.exceptions.Exit(RUN_ERROR_EXIT)  # already printed, as it happened
 
 
 class _StreamedReplies:

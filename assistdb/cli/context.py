@@ -20,7 +20,7 @@ from assistdb.errors import NotFoundError
 from assistdb.secrets import RedactingFilter
 
 if TYPE_CHECKING:
-    from assistdb.repositories import AssistDB
+    from assistdb.facades import AssistDB
     from assistdb.store import Store
 
 T = TypeVar("T")
@@ -54,7 +54,7 @@ class CliContext:
     def db(self) -> AssistDB:
         """The archive with a client built from the settings on first API call (imports the SDK)."""
         if self._db is None:
-            from assistdb.repositories.facade import AssistDB
+            from assistdb.facades import AssistDB
 
             self._db = AssistDB(client_settings=self.client_settings, store=self.store)
         return self._db

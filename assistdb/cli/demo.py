@@ -39,7 +39,7 @@ def get_weather(city: str) -> dict[str, object]:
 def demo(ctx: click.Context, demo_db: str | None, keep: bool) -> None:
     """Show assistdb end to end against a built-in local server: no key, no network."""
     from assistdb.audit import build_transcript, usage_report, verify
-    from assistdb.repositories.facade import AssistDB
+    from assistdb.facades import AssistDB
     from assistdb.runner import ToolRegistry, tool
     from assistdb.server import LocalServer
     from assistdb.sync import sync_threads

@@ -11,17 +11,55 @@ import click
 
 from assistdb.cli.output import printable
 from assistdb.errors import (
-    EXIT_CODES,
     ApiConnectionError,
     ApiError,
     ApiUnreachableError,
     AssistDBError,
+    ConflictError,
+    DatabaseError,
     Interrupted,
     InvalidInputError,
+    MigrationError,
     NotFoundError,
+    RunError,
     RunTimeoutError,
+    VerificationError,
 )
 from assistdb.secrets import redact
+
+#: The exit code of each kind of error, most specific first (an ``ApiNotFoundError`` is exit 3).
+EXIT_CODE_OF: tuple[tuple[type[BaseException], int], ...] = (
+    (InvalidInputError, 2),
+    (NotFoundError, 3),
+    (ApiError, 4),
+    (RunError, 5),
+    (VerificationError, 6),
+    (DatabaseError, 7),
+    (ConflictError, 8),
+    (MigrationError, 9),
+    (Interrupted, 130),
+)
+INTERRUPTED_EXIT = 130
+RUN_ERROR_EXIT = 5
+EXIT_CODES: dict[int, str] = {
+    0: "success",
+    1: "unexpected internal error (run with -v and report it)",
+    2: "usage error or invalid input",
+    3: "not found",
+    4: "API error: rejected request, bad key, unreachable server",
+    5: "run ended badly: failed, cancelled, expired, incomplete, or timed out",
+    6: "archive verification failed",
+    7: "database error: bad URL, newer schema, read-only, full, damaged, or not ours",
+    8: "conflict: an object exists in the target with other content",
+    9: "some threads were not migrated: refused as lossy, not archived, or failed",
+    130: "interrupted (Ctrl-C)",
+}
+
+
+def exit_code(error: AssistDBError | Interrupted) -> int:
+    """The documented exit code for ``error`` (1 for an error of no listed kind)."""
+    return next((code for kind, code in EXIT_CODE_OF if isinstance(error, kind)), 1)
+
 
 INTERRUPTED = Interrupted(
     "interrupted", hint="whatever was committed is consistent; run the command again to finish"
@@ -59,7 +97,7 @@ def report_error(
         return 1
     hint = cli_hint(error, command, params or {}) or error.hint
     _print(f"error: {error.message} ({hint})" if hint else f"error: {error.message}")
-    return error.exit_code
+    return exit_code(error)
 
 
 _ID_KINDS = (
@@ -92,7 +130,9 @@ def _missing_kind(message: str, params: dict[str, Any]) -> str | None:
     return None
 
 
-def cli_hint(error: AssistDBError, command: tuple[str, ...], params: dict[str, Any]) -> str | None:
+def cli_hint(
+    error: AssistDBError | Interrupted, command: tuple[str, ...], params: dict[str, Any]
+) -> str | None:
     """The hint for ``error`` in this command line, naming a flag or command; None keeps the
     library's own hint."""
     waiting = command[:1] == ("runs",) and command[1:2] in (("create",), ("wait",))
@@ -110,14 +150,16 @@ def cli_hint(error: AssistDBError, command: tuple[str, ...], params: dict[str, A
         if "cancelled" in error.message:
             return "start it again with a longer --timeout, or without one to wait until it ends"
         return "wait again with `assistdb runs wait RUN_ID`, or cancel it with `assistdb runs cancel RUN_ID`"
+    if isinstance(error, InvalidInputError) and error.message == "Azure OpenAI needs an API version":
+        return "set OPENAI_API_VERSION or --api-version"
     if isinstance(error, ApiError) and error.status_code == 429:
         return "wait and retry; --max-retries N retries more"
     return None
 
 
-def as_assistdb_error(exc: BaseException) -> AssistDBError | None:
+def as_assistdb_error(exc: BaseException) -> AssistDBError | Interrupted | None:
     """The assistdb error a failure stands for; None for a bug."""
-    if isinstance(exc, AssistDBError):
+    if isinstance(exc, AssistDBError | Interrupted):
         return exc
     if isinstance(exc, KeyboardInterrupt | click.Abort):
         return INTERRUPTED

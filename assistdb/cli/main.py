@@ -14,9 +14,9 @@ import click
 from assistdb._version import __version__
 from assistdb.cli.bounds import SECONDS
 from assistdb.cli.context import CliContext, enable_debug_logging
-from assistdb.cli.errors import exit_codes_epilog, report_error
+from assistdb.cli.errors import INTERRUPTED_EXIT, exit_codes_epilog, report_error
 from assistdb.client import DEFAULT_MAX_RETRIES, ClientSettings
-from assistdb.errors import Interrupted, InvalidInputError
+from assistdb.errors import InvalidInputError
 
 # Each group's module is imported only when that group runs (or when help lists them all), so that
 # e.g. `assistdb serve` does not pay for importing the SDK, SQLAlchemy and the run engine.
@@ -179,10 +179,10 @@ def main() -> None:
     try:
         cli(prog_name="assistdb")
     except SystemExit as exit_:
-        if exit_.code == Interrupted.exit_code and threading.active_count() > 1:
+        if exit_.code == INTERRUPTED_EXIT and threading.active_count() > 1:
             # Ctrl-C: the error is printed and whatever was committed is consistent (the archive
             # survives kill -9), so do not wait for worker threads to finish a page or a retry.
             sys.stdout.flush()
             sys.stderr.flush()
-            os._exit(Interrupted.exit_code)
+            os._exit(INTERRUPTED_EXIT)
         raise

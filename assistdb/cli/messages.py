@@ -60,8 +60,7 @@ def add(
 ) -> None:
     """Add a message to a thread (TEXT of `-` reads it from stdin)."""
     content = read_stdin_text("the message") if text == "-" else text
-    extra = {"metadata": metadata} if metadata else {}
-    message = cli.db.messages.create(thread_id, content=content, role=role, **extra)
+    message = cli.db.messages.create(thread_id, content=content, role=role, metadata=metadata or None)
     _emit_message(Archived(message.to_dict()), as_json)
 
 

@@ -30,6 +30,8 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from assistdb.texts import message_text as message_text  # the CLI shows text as apps do
+
 
 def to_data(value: Any) -> Any:
     """Plain JSON data: SDK objects in their API shape, library results (dataclasses) as their
@@ -242,17 +244,6 @@ def human_time(unix_seconds: int | float | None, *, now: float | None = None) ->
                 return f"{count} {unit}{'s' if count != 1 else ''} ago"
         return "just now"
     return datetime.fromtimestamp(unix_seconds, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def message_text(message: Mapping[str, Any]) -> str:
-    """The text parts of a message's content, joined; other parts as a placeholder."""
-    parts = []
-    for part in message.get("content") or ():
-        if part.get("type") == "text":
-            parts.append(str(part["text"]["value"]))
-        else:
-            parts.append(f"[{part.get('type')}]")
-    return "\n".join(parts)
 
 
 @contextmanager

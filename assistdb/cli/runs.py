@@ -49,27 +49,18 @@ def load_tools(spec: str | None) -> ToolRegistry | None:
 
 def raise_unless_completed(run: Run) -> None:
     """A run that ended any other way than ``completed`` is exit 5, saying how and why."""
-    if run.status == TERMINAL_OK:
-        return
-    if run.status == "requires_action":
-        action = run.required_action
-        calls = action.submit_tool_outputs.tool_calls if action is not None else []
-        names = ", ".join(sorted({call.function.name for call in calls})) or "tools"
-        raise RunEndedError(
-            f"run {run.id} is waiting for the outputs of {names}",
-            run=run,
-            hint=f"answer them with `assistdb runs wait {run.id} --tools MODULE[:ATTR]`",
-        )
-    reason = ""
-    if run.last_error is not None:
-        reason = f": {run.last_error.code}: {run.last_error.message}"
-    elif run.incomplete_details is not None and run.incomplete_details.reason:
-        reason = f": {run.incomplete_details.reason}"
-    raise RunEndedError(
-        f"run {run.id} ended {run.status}{reason}",
-        run=run,
-        hint=f"see `assistdb runs steps {run.id}` and `assistdb threads transcript {run.thread_id}`",
-    )
+    from assistdb.repositories.runs import RunsOps
+
+    try:
+        RunsOps.raise_for_status(run)
+    except RunEndedError as error:
+        if run.status == "requires_action":
+            error.hint = f"answer them with `assistdb runs wait {run.id} --tools MODULE[:ATTR]`"
+        else:
+            error.hint = (
+                f"see `assistdb runs steps {run.id}` and `assistdb threads transcript {run.thread_id}`"
+            )
+        raise
 
 
 def _emit_run(cli: CliContext, found: Archived | Run, as_json: bool, *, with_reply: bool = False) -> None:

@@ -1,62 +1,63 @@
-"""Every call to the API goes through here: the official SDK, without its deprecation warnings
-for the assistants surface, and with its errors turned into assistdb's own."""
+"""The SDK gateway: every call to the API goes through here, the official SDK without its
+deprecation warning for the assistants surface, and with its errors turned into assistdb's own."""
 
 from __future__ import annotations
 
-import functools
-import inspect
-from collections.abc import Callable, Iterator
+import warnings
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, TypeVar
 
 import openai
-from openai._legacy_response import LegacyAPIResponse, async_to_raw_response_wrapper, to_raw_response_wrapper
 
 from assistdb import errors
 from assistdb.secrets import redact
 
-P = ParamSpec("P")
 R = TypeVar("R")
 
+#: The SDK marks the whole assistants surface deprecated and warns on every call (two messages,
+#: one per decorator layer); the warning says nothing an assistdb user can act on. These filters
+#: match those messages only, raised through assistdb's calls or the SDK's raw-response wrapper,
+#: and are installed once at import: thread-safe (nothing toggles the filters around a call), and
+#: every other warning, and every argument check the SDK's decorators make, stays in place.
+DEPRECATION_MESSAGES = (r"The Assistants API is deprecated in favor of the Responses API", r"deprecated\Z")
+_CALLERS = r"(assistdb|openai)\."
+QUIET_FILTERS = tuple(f"ignore:{message}:DeprecationWarning:{_CALLERS}" for message in DEPRECATION_MESSAGES)
 
-def quiet(method: Callable[P, R]) -> Callable[P, R]:
-    """The bound SDK method without its decorators, among them the ``@deprecated`` wrappers that
-    warn on every call (some methods carry several layers).
 
-    Calling the undecorated function is safe under threads, unlike toggling the global warning
-    filters around each call.
-    """
-    owner = getattr(method, "__self__", None)
-    if owner is None:
-        return method
-    return cast(Callable[P, R], functools.partial(inspect.unwrap(method), owner))
+def quiet_deprecations() -> None:
+    """Install the filters on top of the current ones (done once on import; tests that reset
+    the filters call it again)."""
+    for message in DEPRECATION_MESSAGES:
+        warnings.filterwarnings("ignore", message=message, category=DeprecationWarning, module=_CALLERS)
+
+
+quiet_deprecations()
 
 
 def call(method: Callable[..., R], /, *args: Any, **kwargs: Any) -> R:
-    """Call an SDK method quietly, translating its errors."""
+    """Call an SDK method, translating its errors."""
     with translate_api_errors():
-        return quiet(method)(*args, **kwargs)
+        return method(*args, **kwargs)
 
 
-def call_raw(method: Callable[..., R], /, *args: Any, **kwargs: Any) -> LegacyAPIResponse[R]:
-    """Like :func:`call`, but keep the HTTP response (headers, exact JSON) as well."""
-    raw = to_raw_response_wrapper(quiet(method))
+def raw_method(method: Callable[..., Any]) -> Callable[..., Any]:
+    """The ``.with_raw_response`` variant of a bound SDK method: its result keeps the HTTP
+    response (headers, exact JSON) and ``.parse()`` gives the object."""
+    resource = method.__self__  # type: ignore[attr-defined]
+    return getattr(resource.with_raw_response, method.__name__)  # type: ignore[no-any-return]
+
+
+def call_raw(method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
+    """Like :func:`call`, but keep the HTTP response as well (see :func:`raw_method`)."""
     with translate_api_errors():
-        return raw(*args, **kwargs)
+        return raw_method(method)(*args, **kwargs)
 
 
-async def acall(method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
-    """The asyncio twin of :func:`call`."""
+async def acall(method: Callable[..., Awaitable[R]], /, *args: Any, **kwargs: Any) -> R:
+    """:func:`call` for an ``AsyncOpenAI`` method."""
     with translate_api_errors():
-        return await quiet(method)(*args, **kwargs)
-
-
-async def acall_raw(method: Callable[..., Any], /, *args: Any, **kwargs: Any) -> LegacyAPIResponse[Any]:
-    """The asyncio twin of :func:`call_raw`."""
-    raw = async_to_raw_response_wrapper(quiet(method))
-    with translate_api_errors():
-        response: LegacyAPIResponse[Any] = await raw(*args, **kwargs)
-        return response
+        return await method(*args, **kwargs)
 
 
 @contextmanager
@@ -87,12 +88,12 @@ def api_error(exc: openai.APIError) -> errors.AssistDBError:
     status = getattr(exc, "status_code", None)
     if isinstance(exc, openai.NotFoundError):
         if message.startswith("Invalid URL"):  # the route, not an object, is unknown
-            return errors.NotFoundError(
+            return errors.ApiNotFoundError(
                 f"{message} at {redact(str(exc.request.url.copy_with(query=None)))}",
                 hint="does the base URL (OPENAI_BASE_URL) end in /v1?",
                 status_code=status,
             )
-        return errors.NotFoundError(message, hint="check the ID", status_code=status)
+        return errors.ApiNotFoundError(message, hint="check the ID", status_code=status)
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
         return errors.AuthenticationError(
             f"the API rejected the key: {message}",

@@ -3,63 +3,107 @@
 from __future__ import annotations
 
 import builtins
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Literal
 
 from openai.types.beta import Assistant, AssistantDeleted
+from typing_extensions import Unpack
 
-from assistdb.repositories import api
-from assistdb.repositories.base import Repository
+from assistdb.repositories.base import (
+    Face,
+    Op,
+    Paged,
+    RepositoryOps,
+    async_paged,
+    awaitable_op,
+    blocking,
+    paged,
+)
+from assistdb.repositories.faces import Api, StoreWork
 from assistdb.repositories.validation import check_id, check_metadata
 from assistdb.store import Filters
+from assistdb.store.queries import Order
+
+if TYPE_CHECKING:
+    from openai.types.beta.assistant_create_params import AssistantCreateParams
+    from openai.types.beta.assistant_update_params import AssistantUpdateParams
 
 
-class AssistantsRepository(Repository[Assistant]):
+class AssistantsOps(RepositoryOps[Assistant]):
     object_type = "assistant"
     model = Assistant
 
-    def create(self, *, model: str, **params: Any) -> Assistant:
+    def create(self, **params: Unpack[AssistantCreateParams]) -> Op[Assistant]:
         check_metadata(params.get("metadata"))
-        assistant = api.call(self._client.beta.assistants.create, model=model, **params)
-        self._record(assistant)
+        assistant: Assistant = yield from self._call(lambda c: c.beta.assistants.create, **params)
         return assistant
 
-    def retrieve(self, assistant_id: str) -> Assistant:
-        assistant = api.call(self._client.beta.assistants.retrieve, check_id("assistant", assistant_id))
-        self._record(assistant)
+    def retrieve(self, assistant_id: str) -> Op[Assistant]:
+        check_id("assistant", assistant_id)
+        assistant: Assistant = yield from self._call(lambda c: c.beta.assistants.retrieve, assistant_id)
         return assistant
 
-    def update(self, assistant_id: str, **params: Any) -> Assistant:
+    def update(self, assistant_id: str, **params: Unpack[AssistantUpdateParams]) -> Op[Assistant]:
+        check_id("assistant", assistant_id)
         check_metadata(params.get("metadata"))
-        assistant = api.call(
-            self._client.beta.assistants.update, check_id("assistant", assistant_id), **params
+        assistant: Assistant = yield from self._call(
+            lambda c: c.beta.assistants.update, assistant_id, **params
         )
-        self._record(assistant)
         return assistant
 
-    def delete(self, assistant_id: str) -> AssistantDeleted:
-        deleted = api.call(self._client.beta.assistants.delete, check_id("assistant", assistant_id))
-        self._store.record_deleted([assistant_id])
+    def delete(self, assistant_id: str) -> Op[AssistantDeleted]:
+        check_id("assistant", assistant_id)
+        deleted: AssistantDeleted = yield Api(lambda c: c.beta.assistants.delete, (assistant_id,))
+        yield StoreWork(lambda: self._store.record_deleted([assistant_id]))
         return deleted
 
     def list(
         self,
         *,
-        order: str = "desc",
+        order: Literal["asc", "desc"] = "asc",
         limit: int | None = None,
         after: str | None = None,
         before: str | None = None,
-    ) -> Iterator[Assistant]:
+    ) -> Paged:
         """All assistants from the cursor on, fetched lazily, each page archived as it arrives."""
         return self._pages(
-            self._client.beta.assistants.list, order=order, limit=limit, after=after, before=before
+            lambda c: c.beta.assistants.list, order=order, limit=limit, after=after, before=before
         )
 
     def find(
-        self, *, metadata: Mapping[str, str] | None = None, include_deleted: bool = False
-    ) -> builtins.list[Assistant]:
-        """Archived assistants, oldest first, optionally with these metadata pairs."""
-        found = self._store.reader.find(
-            "assistant", Filters(metadata=metadata, include_deleted=include_deleted)
-        )
-        return self._found(found)
+        self,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        include_deleted: bool = False,
+        order: Order = "asc",
+        limit: int | None = None,
+    ) -> Op[builtins.list[Assistant]]:
+        """Archived assistants, optionally with these metadata pairs, without an API call."""
+        filters = Filters(metadata=metadata, include_deleted=include_deleted)
+        return self._read(lambda: self._store.reader.find("assistant", filters, order=order, limit=limit))
+
+
+class AssistantsRepository(Face):
+    """Assistants, blocking (``db.assistants``)."""
+
+    create = blocking(AssistantsOps.create)
+    retrieve = blocking(AssistantsOps.retrieve)
+    update = blocking(AssistantsOps.update)
+    delete = blocking(AssistantsOps.delete)
+    list = paged(AssistantsOps.list, Assistant)
+    find = blocking(AssistantsOps.find)
+    archived = blocking(AssistantsOps.archived)
+    history = blocking(AssistantsOps.history)
+
+
+class AsyncAssistantsRepository(Face):
+    """Assistants under asyncio (``adb.assistants``)."""
+
+    create = awaitable_op(AssistantsOps.create)
+    retrieve = awaitable_op(AssistantsOps.retrieve)
+    update = awaitable_op(AssistantsOps.update)
+    delete = awaitable_op(AssistantsOps.delete)
+    list = async_paged(AssistantsOps.list, Assistant)
+    find = awaitable_op(AssistantsOps.find)
+    archived = awaitable_op(AssistantsOps.archived)
+    history = awaitable_op(AssistantsOps.history)

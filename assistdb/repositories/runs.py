@@ -1,41 +1,70 @@
-"""Runs of a thread, written through to the thread's chain; driving a run to its end lives in
-:mod:`assistdb.runner`, reached from here by ``create_and_wait`` and ``wait``."""
+"""Runs: created, driven to their end by the run engine, and archived state by state."""
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal
 
 from openai.types.beta.threads import Run
+from typing_extensions import Unpack
 
-from assistdb.repositories import api
-from assistdb.repositories.base import Repository
+from assistdb.errors import RunEndedError
+from assistdb.repositories.base import (
+    Face,
+    Op,
+    Paged,
+    RepositoryOps,
+    async_paged,
+    awaitable_op,
+    blocking,
+    paged,
+)
 from assistdb.repositories.validation import check_id, check_metadata
-from assistdb.store import Filters
+from assistdb.store import Filters, Store
 from assistdb.store.queries import Order
 
 if TYPE_CHECKING:
-    from assistdb.runner.driving import ToolsArgument
+    from openai.types.beta.threads.run_create_params import RunCreateParamsBase
+    from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
+
+    from assistdb.runner.engine import RunEngine
+    from assistdb.runner.tools import ToolsArgument
+
+RunStatus = Literal[
+    "queued",
+    "in_progress",
+    "requires_action",
+    "cancelling",
+    "cancelled",
+    "failed",
+    "completed",
+    "incomplete",
+    "expired",
+]
 
 
-class RunsRepository(Repository[Run]):
+class RunsOps(RepositoryOps[Run]):
     object_type = "run"
     model = Run
 
-    def create(self, thread_id: str, *, assistant_id: str, **params: Any) -> Run:
+    def __init__(self, store: Store, engine: RunEngine) -> None:
+        """``engine`` drives runs; the facade hands it in, so this module never imports it
+        (the engine builds on the repositories, not the other way round)."""
+        super().__init__(store)
+        self._engine = engine
+
+    def create(self, thread_id: str, **params: Unpack[RunCreateParamsBase]) -> Op[Run]:
+        """Start a run and return at once; :meth:`create_and_wait` drives it to its end."""
+        check_id("thread", thread_id)
+        check_id("assistant", params.get("assistant_id"))
         check_metadata(params.get("metadata"))
-        run = api.call(
-            self._client.beta.threads.runs.create,
-            check_id("thread", thread_id),
-            assistant_id=check_id("assistant", assistant_id),
-            **params,
-        )
-        self._record(run)
+        run: Run = yield from self._call(lambda c: c.beta.threads.runs.create, thread_id, **params)
         return run
 
     def create_and_wait(
         self,
+        /,
         thread_id: str,
         *,
         assistant_id: str,
@@ -45,21 +74,25 @@ class RunsRepository(Repository[Run]):
         stream: bool = False,
         on_event: Callable[[Any], None] | None = None,
         **create_params: Any,
-    ) -> Run:
-        """Create a run and drive it to its end (see :meth:`wait`); with ``stream=True``,
-        ``on_event`` sees each event as it arrives (text deltas, to show a reply as it comes)."""
-        from assistdb.runner.engine import RunEngine  # the engine builds on these repositories
-
+    ) -> Op[Run]:
+        """Create a run and drive it to its end (see :meth:`wait`). ``tools`` answers its
+        function calls; ``create_params`` are the API's run parameters (``instructions``,
+        ``model``...).
+        With ``stream=True``, ``on_event`` sees each event as it arrives (text deltas, say)."""
+        check_id("thread", thread_id)
         check_metadata(create_params.get("metadata"))
-        return RunEngine(self._owner, on_event=on_event).create_and_wait(
-            check_id("thread", thread_id),
-            assistant_id=check_id("assistant", assistant_id),
+        params = {"assistant_id": check_id("assistant", assistant_id), **create_params}
+        run: Run = yield from self._engine.drive(
+            thread_id,
+            create=params,
+            run_id=None,
             tools=tools,
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
             stream=stream,
-            **create_params,
+            on_event=on_event,
         )
+        return run
 
     def wait(
         self,
@@ -70,82 +103,82 @@ class RunsRepository(Repository[Run]):
         timeout: float | None = None,
         cancel_on_timeout: bool = True,
         stream: bool = False,
-    ) -> Run:
+        on_event: Callable[[Any], None] | None = None,
+    ) -> Op[Run]:
         """Drive a run to a terminal status and return it, answering its tool calls with
         ``tools`` (a :class:`ToolRegistry` or a list of ``@tool`` functions) exactly once each.
 
         Every state seen is archived, then the run's steps and messages. Without ``tools``, a
         run that requires action is returned as it is. Raises :class:`RunTimeoutError` after
         ``timeout`` seconds (cancelling the run unless ``cancel_on_timeout=False``) and
-        :class:`Interrupted` on Ctrl-C (cancelling the run). ``stream=True`` follows the run's
-        events wherever a request can stream (create, submit), falling back to polling.
+        :class:`Interrupted` on Ctrl-C (cancelling the run; under asyncio, cancelling the
+        awaiting task cancels the run too). ``stream=True`` follows the run's events wherever a
+        request can stream (create, submit), falling back to polling.
         """
-        from assistdb.runner.engine import RunEngine
-
         check_id("run", run_id)
-        return RunEngine(self._owner).wait(
-            run_id,
-            thread_id=self._thread_of(run_id, thread_id),
+        thread = yield from self._thread_of(run_id, thread_id)
+        run: Run = yield from self._engine.drive(
+            thread,
+            create=None,
+            run_id=run_id,
             tools=tools,
             timeout=timeout,
             cancel_on_timeout=cancel_on_timeout,
             stream=stream,
+            on_event=on_event,
         )
-
-    def retrieve(self, run_id: str, *, thread_id: str | None = None) -> Run:
-        check_id("run", run_id)
-        run = api.call(
-            self._client.beta.threads.runs.retrieve, run_id, thread_id=self._thread_of(run_id, thread_id)
-        )
-        self._record(run)
         return run
 
-    def update(self, run_id: str, *, thread_id: str | None = None, **params: Any) -> Run:
+    def retrieve(self, run_id: str, *, thread_id: str | None = None) -> Op[Run]:
         check_id("run", run_id)
-        check_metadata(params.get("metadata"))
-        run = api.call(
-            self._client.beta.threads.runs.update,
-            run_id,
-            thread_id=self._thread_of(run_id, thread_id),
-            **params,
-        )
-        self._record(run)
+        thread = yield from self._thread_of(run_id, thread_id)
+        run: Run = yield from self._call(lambda c: c.beta.threads.runs.retrieve, run_id, thread_id=thread)
         return run
 
-    def cancel(self, run_id: str, *, thread_id: str | None = None) -> Run:
+    def update(
+        self, run_id: str, *, thread_id: str | None = None, metadata: dict[str, str] | None = None
+    ) -> Op[Run]:
+        """Change a run's metadata (the only field the API lets change)."""
         check_id("run", run_id)
-        run = api.call(
-            self._client.beta.threads.runs.cancel, run_id, thread_id=self._thread_of(run_id, thread_id)
+        check_metadata(metadata)
+        thread = yield from self._thread_of(run_id, thread_id)
+        run: Run = yield from self._call(
+            lambda c: c.beta.threads.runs.update, run_id, thread_id=thread, metadata=metadata
         )
-        self._record(run)
+        return run
+
+    def cancel(self, run_id: str, *, thread_id: str | None = None) -> Op[Run]:
+        check_id("run", run_id)
+        thread = yield from self._thread_of(run_id, thread_id)
+        run: Run = yield from self._call(lambda c: c.beta.threads.runs.cancel, run_id, thread_id=thread)
         return run
 
     def submit_tool_outputs(
-        self, run_id: str, *, tool_outputs: Iterable[dict[str, str]], thread_id: str | None = None
-    ) -> Run:
+        self, run_id: str, *, tool_outputs: Iterable[ToolOutput], thread_id: str | None = None
+    ) -> Op[Run]:
         """Answer a ``requires_action`` run by hand; ``create_and_wait``/``wait`` do this for you."""
         check_id("run", run_id)
-        run = api.call(
-            self._client.beta.threads.runs.submit_tool_outputs,
+        thread = yield from self._thread_of(run_id, thread_id)
+        run: Run = yield from self._call(
+            lambda c: c.beta.threads.runs.submit_tool_outputs,
             run_id,
-            thread_id=self._thread_of(run_id, thread_id),
-            tool_outputs=list(tool_outputs),
+            thread_id=thread,
+            tool_outputs=builtins.list(tool_outputs),
         )
-        self._record(run)
         return run
 
     def list(
         self,
         thread_id: str,
         *,
-        order: str = "desc",
+        order: Literal["asc", "desc"] = "asc",
         limit: int | None = None,
         after: str | None = None,
         before: str | None = None,
-    ) -> Iterator[Run]:
+    ) -> Paged:
         """All runs of a thread from the cursor on, lazily, each page archived as it arrives."""
         return self._pages(
-            self._client.beta.threads.runs.list,
+            lambda c: c.beta.threads.runs.list,
             check_id("thread", thread_id),
             order=order,
             limit=limit,
@@ -155,20 +188,78 @@ class RunsRepository(Repository[Run]):
 
     def find(
         self,
-        *,
         thread_id: str | None = None,
-        status: str | None = None,
+        *,
+        status: RunStatus | None = None,
         assistant_id: str | None = None,
+        include_deleted: bool = False,
         order: Order = "asc",
         limit: int | None = None,
-        include_deleted: bool = False,
-    ) -> builtins.list[Run]:
-        """Archived runs by thread, status or assistant, without an API call."""
+    ) -> Op[builtins.list[Run]]:
+        """Archived runs, of one thread or all, by status or assistant, without an API call."""
         filters = Filters(
             thread_id=check_id("thread", thread_id) if thread_id else None,
             status=status,
             assistant_id=check_id("assistant", assistant_id) if assistant_id else None,
             include_deleted=include_deleted,
         )
-        found = self._store.reader.find("run", filters, order=order, limit=limit)
-        return self._found(found)
+        return self._read(lambda: self._store.reader.find("run", filters, order=order, limit=limit))
+
+    @staticmethod
+    def raise_for_status(run: Run) -> Run:
+        """``run`` if it completed; else :class:`RunEndedError` saying how it ended and why."""
+        if run.status == "completed":
+            return run
+        if run.status == "requires_action":
+            action = run.required_action
+            calls = action.submit_tool_outputs.tool_calls if action is not None else []
+            names = ", ".join(sorted({call.function.name for call in calls})) or "tools"
+            raise RunEndedError(
+                f"run {run.id} is waiting for the outputs of {names}",
+                run=run,
+                hint="pass tools=[...] to create_and_wait or wait, which answer them",
+            )
+        why = ""
+        if run.last_error is not None:
+            why = f": {run.last_error.code}: {run.last_error.message}"
+        elif run.incomplete_details is not None and run.incomplete_details.reason:
+            why = f": {run.incomplete_details.reason}"
+        raise RunEndedError(
+            f"run {run.id} ended {run.status}{why}",
+            run=run,
+            hint="read run.last_error, or the run's steps (db.steps.find(run.id))",
+        )
+
+
+class RunsRepository(Face):
+    """Runs, blocking (``db.runs``)."""
+
+    create = blocking(RunsOps.create)
+    create_and_wait = blocking(RunsOps.create_and_wait)
+    wait = blocking(RunsOps.wait)
+    retrieve = blocking(RunsOps.retrieve)
+    update = blocking(RunsOps.update)
+    cancel = blocking(RunsOps.cancel)
+    submit_tool_outputs = blocking(RunsOps.submit_tool_outputs)
+    list = paged(RunsOps.list, Run)
+    find = blocking(RunsOps.find)
+    archived = blocking(RunsOps.archived)
+    history = blocking(RunsOps.history)
+    raise_for_status = staticmethod(RunsOps.raise_for_status)
+
+
+class AsyncRunsRepository(Face):
+    """Runs under asyncio (``adb.runs``)."""
+
+    create = awaitable_op(RunsOps.create)
+    create_and_wait = awaitable_op(RunsOps.create_and_wait)
+    wait = awaitable_op(RunsOps.wait)
+    retrieve = awaitable_op(RunsOps.retrieve)
+    update = awaitable_op(RunsOps.update)
+    cancel = awaitable_op(RunsOps.cancel)
+    submit_tool_outputs = awaitable_op(RunsOps.submit_tool_outputs)
+    list = async_paged(RunsOps.list, Run)
+    find = awaitable_op(RunsOps.find)
+    archived = awaitable_op(RunsOps.archived)
+    history = awaitable_op(RunsOps.history)
+    raise_for_status = staticmethod(RunsOps.raise_for_status)

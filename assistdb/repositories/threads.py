@@ -3,69 +3,84 @@ which the API itself cannot do."""
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from openai.types.beta import Thread, ThreadDeleted
 from openai.types.beta.threads import Run
+from typing_extensions import Unpack
 
-from assistdb.repositories import api
-from assistdb.repositories.base import PAGE_SIZE, Repository
+from assistdb.repositories.base import PAGE_SIZE, Face, Op, RepositoryOps, awaitable_op, blocking
+from assistdb.repositories.faces import Api, StoreWork
 from assistdb.repositories.validation import check_id, check_metadata
 from assistdb.store import Filters
 from assistdb.store.queries import Order
 from assistdb.store.tracking import checkpoint
 
+if TYPE_CHECKING:
+    from openai.types.beta.thread_create_and_run_params import ThreadCreateAndRunParamsNonStreaming
+    from openai.types.beta.thread_create_params import ThreadCreateParams
+    from openai.types.beta.thread_update_params import ThreadUpdateParams
 
-class ThreadsRepository(Repository[Thread]):
+
+class ThreadsOps(RepositoryOps[Thread]):
     object_type = "thread"
     model = Thread
 
-    def create(self, **params: Any) -> Thread:
+    def create(self, **params: Unpack[ThreadCreateParams]) -> Op[Thread]:
         """Create a thread (optionally with ``messages``) and start tracking it."""
         check_metadata(params.get("metadata"))
         for message in params.get("messages") or ():
             check_metadata(message.get("metadata"))
-        thread = api.call(self._client.beta.threads.create, **params)
-        created: list[Any] = [thread]
+        thread: Thread = yield Api(lambda c: c.beta.threads.create, (), dict(params))
+        created: builtins.list[Any] = [thread]
         if params.get("messages"):
-            page = api.call(self._client.beta.threads.messages.list, thread.id, order="asc", limit=PAGE_SIZE)
+            page = yield Api(
+                lambda c: c.beta.threads.messages.list, (thread.id,), {"order": "asc", "limit": PAGE_SIZE}
+            )
             created.extend(page.data)
-        self._record(*created, track=(thread.id,))
+        yield from self._record(*created, track=(thread.id,))
         return thread
 
-    def create_and_run(self, *, assistant_id: str, **params: Any) -> Run:
+    def create_and_run(self, **params: Unpack[ThreadCreateAndRunParamsNonStreaming]) -> Op[Run]:
         """Create a thread and a run on it in one request; both are archived and the thread tracked."""
-        check_id("assistant", assistant_id)
-        run = api.call(self._client.beta.threads.create_and_run, assistant_id=assistant_id, **params)
-        thread = api.call(self._client.beta.threads.retrieve, run.thread_id)
-        self._record(thread, run, track=(thread.id,))
+        check_id("assistant", params.get("assistant_id"))
+        run: Run = yield Api(lambda c: c.beta.threads.create_and_run, (), dict(params))
+        thread: Thread = yield Api(lambda c: c.beta.threads.retrieve, (run.thread_id,))
+        yield from self._record(thread, run, track=(thread.id,))
         return run
 
-    def retrieve(self, thread_id: str) -> Thread:
-        thread = api.call(self._client.beta.threads.retrieve, check_id("thread", thread_id))
-        self._record(thread)
+    def retrieve(self, thread_id: str) -> Op[Thread]:
+        check_id("thread", thread_id)
+        thread: Thread = yield from self._call(lambda c: c.beta.threads.retrieve, thread_id)
         return thread
 
-    def update(self, thread_id: str, **params: Any) -> Thread:
+    def update(self, thread_id: str, **params: Unpack[ThreadUpdateParams]) -> Op[Thread]:
+        check_id("thread", thread_id)
         check_metadata(params.get("metadata"))
-        thread = api.call(self._client.beta.threads.update, check_id("thread", thread_id), **params)
-        self._record(thread)
+        thread: Thread = yield from self._call(lambda c: c.beta.threads.update, thread_id, **params)
         return thread
 
-    def delete(self, thread_id: str) -> ThreadDeleted:
+    def delete(self, thread_id: str) -> Op[ThreadDeleted]:
         """Delete remotely; locally the thread and all it held get tombstones, and history stays."""
-        deleted = api.call(self._client.beta.threads.delete, check_id("thread", thread_id))
-        with self._store.writing() as writer:
-            writer.record_deleted([thread_id])
-            checkpoint(writer.connection, thread_id, gone=True)
+        check_id("thread", thread_id)
+        deleted: ThreadDeleted = yield Api(lambda c: c.beta.threads.delete, (thread_id,))
+
+        def forget() -> None:
+            with self._store.writing() as writer:
+                writer.record_deleted([thread_id])
+                checkpoint(writer.connection, thread_id, gone=True)
+
+        yield StoreWork(forget)
         return deleted
 
-    def track(self, thread_id: str) -> Thread:
+    def track(self, thread_id: str) -> Op[Thread]:
         """Adopt a thread created elsewhere: archive it now and keep it in sync from now on."""
-        thread = api.call(self._client.beta.threads.retrieve, check_id("thread", thread_id))
-        self._record(thread, track=(thread.id,))
+        check_id("thread", thread_id)
+        thread: Thread = yield Api(lambda c: c.beta.threads.retrieve, (thread_id,))
+        yield from self._record(thread, track=(thread.id,))
         return thread
 
     def find(
@@ -78,7 +93,7 @@ class ThreadsRepository(Repository[Thread]):
         include_deleted: bool = False,
         order: Order = "asc",
         limit: int | None = None,
-    ) -> list[Thread]:
+    ) -> Op[builtins.list[Thread]]:
         """Archived threads: all of them, or those with these metadata pairs, run by this
         assistant, or created in ``[created_after, created_before)``."""
         filters = Filters(
@@ -88,11 +103,38 @@ class ThreadsRepository(Repository[Thread]):
             created_before=_unix(created_before),
             include_deleted=include_deleted,
         )
-        found = self._store.reader.find("thread", filters, order=order, limit=limit)
-        return self._found(found)
+        return self._read(lambda: self._store.reader.find("thread", filters, order=order, limit=limit))
 
 
 def _unix(moment: datetime | int | None) -> int | None:
     if moment is None or isinstance(moment, int):
         return moment
     return int(moment.timestamp())
+
+
+class ThreadsRepository(Face):
+    """Threads, blocking (``db.threads``)."""
+
+    create = blocking(ThreadsOps.create)
+    create_and_run = blocking(ThreadsOps.create_and_run)
+    retrieve = blocking(ThreadsOps.retrieve)
+    update = blocking(ThreadsOps.update)
+    delete = blocking(ThreadsOps.delete)
+    track = blocking(ThreadsOps.track)
+    find = blocking(ThreadsOps.find)
+    archived = blocking(ThreadsOps.archived)
+    history = blocking(ThreadsOps.history)
+
+
+class AsyncThreadsRepository(Face):
+    """Threads under asyncio (``adb.threads``)."""
+
+    create = awaitable_op(ThreadsOps.create)
+    create_and_run = awaitable_op(ThreadsOps.create_and_run)
+    retrieve = awaitable_op(ThreadsOps.retrieve)
+    update = awaitable_op(ThreadsOps.update)
+    delete = awaitable_op(ThreadsOps.delete)
+    track = awaitable_op(ThreadsOps.track)
+    find = awaitable_op(ThreadsOps.find)
+    archived = awaitable_op(ThreadsOps.archived)
+    history = awaitable_op(ThreadsOps.history)

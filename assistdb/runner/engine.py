@@ -1,35 +1,41 @@
-"""The blocking run engine behind ``db.runs.create_and_wait`` and ``db.runs.wait``.
+"""The run engine behind ``runs.create_and_wait`` and ``runs.wait``, written once for both faces.
 
-It performs the effects that :func:`assistdb.runner.waiting.drive` decides on, with the
-blocking SDK client: every run state it sees is archived as it arrives, tool calls go through
-the ledger, and the run's steps and messages are archived at the end.
+:func:`assistdb.runner.driving.drive` decides (the rules, sans I/O); :class:`RunEngine` turns
+each of its effects into I/O requests (:mod:`assistdb.repositories.faces`), which the blocking
+face performs with ``OpenAI`` and the asyncio face with ``AsyncOpenAI``. Every run state seen is
+archived as it arrives, tool calls go through the ledger, and the run's steps and messages are
+archived at the end.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
+import math
 import time
-from collections.abc import Callable, Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Generator
+from dataclasses import dataclass
+from typing import Any
 
 from openai.types.beta.threads import Run
 
-from assistdb.errors import AssistDBError
-from assistdb.repositories import api
-from assistdb.runner.driving import (
-    POLL_AFTER_HEADER,
-    Target,
-    ToolsArgument,
-    check_timeout,
-    stream_request,
-    stream_timeout,
+from assistdb.errors import AssistDBError, InvalidInputError
+from assistdb.repositories.faces import (
+    END,
+    Api,
+    CloseStream,
+    EventStream,
+    Gather,
+    NextEvent,
+    Op,
+    OpenStream,
+    Pause,
+    StoreWork,
 )
-from assistdb.runner.durations import DURATIONS, DurationBook, archived_brackets
-from assistdb.runner.events import is_resting, kept_body, run_of
-from assistdb.runner.execution import answer_calls, run_sync
-from assistdb.runner.session import Clock, Observed, RunSession
-from assistdb.runner.tools import ToolRegistry
-from assistdb.runner.waiting import (
+from assistdb.repositories.messages import MessagesOps
+from assistdb.repositories.steps import RunStepsOps
+from assistdb.runner.driving import (
     Answer,
     Cancel,
     Collect,
@@ -42,72 +48,87 @@ from assistdb.runner.waiting import (
     Submit,
     drive,
 )
-
-if TYPE_CHECKING:
-    from assistdb.repositories.facade import AssistDB
+from assistdb.runner.durations import DurationBook, archived_brackets
+from assistdb.runner.events import is_resting, kept_body, run_of
+from assistdb.runner.execution import answer_calls
+from assistdb.runner.session import Clock, Observed, RunSession
+from assistdb.runner.tools import ToolRegistry, ToolsArgument
+from assistdb.store import Store
 
 log = logging.getLogger("assistdb.runner")
+POLL_AFTER_HEADER = "openai-poll-after-ms"
+
+
+def check_timeout(timeout: float | None) -> float | None:
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout < math.inf:
+        raise InvalidInputError(
+            f"timeout must be a positive number of seconds, not {timeout!r}", hint="pass e.g. timeout=60"
+        )
+    return float(timeout)
+
+
+def stream_timeout(session: RunSession) -> dict[str, float]:
+    """A stream request must not outlive the wait: its reads time out at the deadline."""
+    remaining = session.remaining()
+    return {} if remaining is None else {"timeout": remaining + 0.05}
+
+
+@dataclass
+class Target:
+    """The run being driven; ``run_id`` is known once the run exists."""
+
+    thread_id: str
+    run_id: str | None = None
+
+    @property
+    def known_run_id(self) -> str:
+        if self.run_id is None:
+            raise RuntimeError("the run has not been created yet")
+        return self.run_id
+
+
+OnEvent = Callable[[Any], None] | None
 
 
 class RunEngine:
-    """Drives runs of one :class:`AssistDB` with its blocking client and its store."""
+    """Drives the runs of one archive. ``book`` learns how long runs take (one per engine, so
+    two archives never share what they learnt); ``clock`` can be replaced in tests."""
 
     def __init__(
         self,
-        db: AssistDB,
+        store: Store,
         *,
-        book: DurationBook = DURATIONS,
+        steps: RunStepsOps,
+        messages: MessagesOps,
+        book: DurationBook | None = None,
         clock: Clock = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
-        on_event: Callable[[Any], None] | None = None,
     ) -> None:
-        self.db = db
-        self.book = book
+        self.store = store
+        self.steps = steps
+        self.messages = messages
+        self.book = book if book is not None else DurationBook()
         self.clock = clock
-        self.sleep = sleep
-        self.on_event = on_event  # sees every streamed event (e.g. to print text deltas)
 
-    def create_and_wait(
+    def drive(
         self,
         thread_id: str,
         *,
-        assistant_id: str,
-        tools: ToolsArgument = None,
-        timeout: float | None = None,
-        cancel_on_timeout: bool = True,
-        stream: bool = False,
-        **create_params: Any,
-    ) -> Run:
+        create: dict[str, Any] | None,
+        run_id: str | None,
+        tools: ToolsArgument,
+        timeout: float | None,
+        cancel_on_timeout: bool,
+        stream: bool,
+        on_event: OnEvent,
+    ) -> Op[Run]:
+        """Create a run (``create``: its parameters) or take run ``run_id``, and drive it to its end."""
         registry = ToolRegistry.of(tools)
         session = RunSession(timeout=check_timeout(timeout), book=self.book, clock=self.clock)
-        first = Create({"assistant_id": assistant_id, **create_params}, stream)
+        first: Create | Poll = Poll() if create is None else Create(create, stream)
         core = drive(session, first, tools=registry, cancel_on_timeout=cancel_on_timeout, stream=stream)
-        return self._perform_all(core, Target(thread_id), session, registry)
-
-    def wait(
-        self,
-        run_id: str,
-        *,
-        thread_id: str,
-        tools: ToolsArgument = None,
-        timeout: float | None = None,
-        cancel_on_timeout: bool = True,
-        stream: bool = False,
-    ) -> Run:
-        registry = ToolRegistry.of(tools)
-        session = RunSession(timeout=check_timeout(timeout), book=self.book, clock=self.clock)
-        core = drive(session, Poll(), tools=registry, cancel_on_timeout=cancel_on_timeout, stream=stream)
-        return self._perform_all(core, Target(thread_id, run_id), session, registry)
-
-    # performing effects -----------------------------------------------------------------------
-
-    def _perform_all(
-        self,
-        core: Generator[Effect, Any, Run],
-        target: Target,
-        session: RunSession,
-        registry: ToolRegistry | None,
-    ) -> Run:
+        target = Target(thread_id, run_id)
         result: Any = None
         error: BaseException | None = None
         while True:
@@ -118,149 +139,187 @@ class RunEngine:
                 return run
             result, error = None, None
             try:
-                result = self._perform(effect, target, session, registry)
-            except (AssistDBError, KeyboardInterrupt) as exc:
+                result = yield from self._perform(effect, target, session, registry, on_event)
+            except (AssistDBError, KeyboardInterrupt, asyncio.CancelledError) as exc:
                 error = exc
 
     def _perform(
-        self, effect: Effect, target: Target, session: RunSession, registry: ToolRegistry | None
-    ) -> Any:
-        runs = self.db.client.beta.threads.runs
+        self,
+        effect: Effect,
+        target: Target,
+        session: RunSession,
+        registry: ToolRegistry | None,
+        on_event: OnEvent,
+    ) -> Op[Any]:
         if isinstance(effect, Poll):
-            return self._observe(
-                lambda: api.call_raw(runs.retrieve, target.known_run_id, thread_id=target.thread_id), target
+            return (
+                yield from self._observe(
+                    Api(
+                        lambda c: c.beta.threads.runs.retrieve, (target.known_run_id,), _in(target), raw=True
+                    ),
+                    target,
+                )
             )
         if isinstance(effect, Sleep):
-            self.sleep(effect.seconds)
+            yield Pause(effect.seconds)
             return None
         if isinstance(effect, Create):
             if effect.stream:
-                return self._follow(
-                    lambda: stream_request(runs.stream)(
-                        thread_id=target.thread_id, **effect.params, **stream_timeout(session)
-                    ),
-                    target,
-                    session,
+                params = {"thread_id": target.thread_id, **effect.params, **stream_timeout(session)}
+                return (
+                    yield from self._follow(
+                        lambda c: c.beta.threads.runs.stream(**params), target, session, on_event
+                    )
                 )
-            return self._observe(lambda: api.call_raw(runs.create, target.thread_id, **effect.params), target)
+            request = Api(
+                lambda c: c.beta.threads.runs.create, (target.thread_id,), dict(effect.params), raw=True
+            )
+            return (yield from self._observe(request, target))
         if isinstance(effect, LoadHistory):
-            return archived_brackets(self.db.store.reader, effect.key, exclude=effect.exclude_run_id)
+            return (
+                yield StoreWork(
+                    lambda: archived_brackets(self.store.reader, effect.key, exclude=effect.exclude_run_id)
+                )
+            )
         if isinstance(effect, Answer):
             assert registry is not None
-            return run_sync(
-                answer_calls(
-                    effect.calls,
-                    registry,
-                    self.db.store.tools,
-                    run_id=target.known_run_id,
-                    thread_id=target.thread_id,
-                    deadline=effect.deadline,
+            run_id = target.known_run_id
+            return (
+                yield Gather(
+                    lambda: answer_calls(
+                        effect.calls,
+                        registry,
+                        self.store.tools,
+                        run_id=run_id,
+                        thread_id=target.thread_id,
+                        deadline=effect.deadline,
+                    )
                 )
             )
         if isinstance(effect, Submit):
-            return self._submit(effect, target, session)
+            return (yield from self._submit(effect, target, session, on_event))
         if isinstance(effect, Cancel):
-            return self._observe(
-                lambda: api.call_raw(runs.cancel, target.known_run_id, thread_id=target.thread_id), target
-            )
+            request = Api(lambda c: c.beta.threads.runs.cancel, (target.known_run_id,), _in(target), raw=True)
+            return (yield from self._observe(request, target))
         if isinstance(effect, Collect):
-            for _ in self.db.steps.list(target.known_run_id, thread_id=target.thread_id):
-                pass
-            for _ in self.db.messages.list(target.thread_id, run_id=target.known_run_id, order="asc"):
-                pass
+            yield from _drain(self.steps.list(target.known_run_id, thread_id=target.thread_id))
+            yield from _drain(self.messages.list(target.thread_id, run_id=target.known_run_id))
             return None
         raise TypeError(f"unknown effect {effect!r}")
 
-    def _observe(self, request: Callable[[], Any], target: Target) -> Observed:
+    def _observe(self, request: Api, target: Target) -> Op[Observed]:
         sent = self.clock()
-        raw = request()
+        raw = yield request
         received = self.clock()
         run: Run = raw.parse()
         target.run_id = run.id
-        self.db.store.record([run.to_dict()])
+        body = run.to_dict()
+        yield StoreWork(lambda: self.store.record([body]))
         return Observed(run, sent, received, raw.headers.get(POLL_AFTER_HEADER))
 
-    def _submit(self, effect: Submit, target: Target, session: RunSession) -> Observed | Streamed:
-        runs = self.db.client.beta.threads.runs
+    def _submit(self, effect: Submit, target: Target, session: RunSession, on_event: OnEvent) -> Op[Any]:
         run_id = target.known_run_id
+        outputs = effect.tool_outputs
         if effect.stream:
-            streamed = self._follow(
-                lambda: stream_request(runs.submit_tool_outputs_stream)(
-                    thread_id=target.thread_id,
-                    run_id=run_id,
-                    tool_outputs=effect.tool_outputs,
-                    **stream_timeout(session),
-                ),
-                target,
-                session,
-                on_open=lambda: self._mark_submitted(effect, target),
+            params = {
+                "thread_id": target.thread_id,
+                "run_id": run_id,
+                "tool_outputs": outputs,
+                **stream_timeout(session),
+            }
+            return (
+                yield from self._follow(
+                    lambda c: c.beta.threads.runs.submit_tool_outputs_stream(**params),
+                    target,
+                    session,
+                    on_event,
+                    on_open=lambda: self._mark_submitted(effect, target),
+                )
             )
-            return streamed
-        seen = self._observe(
-            lambda: api.call_raw(
-                runs.submit_tool_outputs,
-                run_id,
-                thread_id=target.thread_id,
-                tool_outputs=effect.tool_outputs,
-            ),
-            target,
+        request = Api(
+            lambda c: c.beta.threads.runs.submit_tool_outputs,
+            (run_id,),
+            {"thread_id": target.thread_id, "tool_outputs": outputs},
+            raw=True,
         )
-        self._mark_submitted(effect, target)
+        seen = yield from self._observe(request, target)
+        yield from self._mark_submitted(effect, target)
         return seen
 
-    def _mark_submitted(self, effect: Submit, target: Target) -> None:
-        ledger = self.db.store.tools
+    def _mark_submitted(self, effect: Submit, target: Target) -> Op[None]:
+        ledger = self.store.tools
         run_id = target.known_run_id
-        states = ledger.calls_of_run(run_id)
-        submitted = [states[o["tool_call_id"]] for o in effect.tool_outputs if o["tool_call_id"] in states]
-        ledger.mark_submitted(submitted, run_id=run_id, thread_id=target.thread_id)
+
+        def mark() -> None:
+            states = ledger.calls_of_run(run_id)
+            submitted = [
+                states[o["tool_call_id"]] for o in effect.tool_outputs if o["tool_call_id"] in states
+            ]
+            ledger.mark_submitted(submitted, run_id=run_id, thread_id=target.thread_id)
+
+        yield StoreWork(mark)
 
     def _follow(
         self,
-        open_stream: Callable[[], Any],
+        open_stream: Callable[[Any], Any],
         target: Target,
         session: RunSession,
-        on_open: Callable[[], None] | None = None,
-    ) -> Streamed:
+        on_event: OnEvent,
+        on_open: Callable[[], Op[None]] | None = None,
+    ) -> Op[Streamed]:
         """Read a run's event stream until the run rests; a broken stream ends it early.
 
         Finished steps and messages are archived in one transaction with the run state that
         follows them, so the burst of events at a run's end costs one write, not three."""
         sent = self.clock()
-        manager = open_stream()
-        with api.translate_api_errors():
-            handler = manager.__enter__()
+        stream: EventStream = yield OpenStream(open_stream)
         seen: list[Observed] = []
         unrecorded: list[dict[str, Any]] = []  # steps and messages, archived with the next run state
         try:
             if on_open is not None:
-                on_open()
-            events: Iterator[Any] = iter(handler)
+                yield from on_open()
             while not session.timed_out():
                 try:
-                    event = next(events)
-                except StopIteration:
-                    log.info("the event stream ended before the run rested; polling instead")
-                    break
+                    event = yield NextEvent(stream)
                 except Exception as exc:
                     log.info("the event stream broke (%s); polling instead", type(exc).__name__)
                     break
+                if event is END:
+                    log.info("the event stream ended before the run rested; polling instead")
+                    break
                 received = self.clock()
-                if self.on_event is not None:
-                    self.on_event(event)
+                if on_event is not None:
+                    on_event(event)
                 body = kept_body(event)
                 if body is not None:
                     unrecorded.append(body)
                 run = run_of(event)
                 if run is not None:
-                    self.db.store.record(unrecorded)
-                    unrecorded = []
+                    batch, unrecorded = unrecorded, []
+                    yield StoreWork(functools.partial(self.store.record, batch))
                     target.run_id = run.id
                     seen.append(Observed(run, received, received))
                 if is_resting(event):
                     return Streamed(sent, seen, rested=True)
             if unrecorded:
-                self.db.store.record(unrecorded)
+                yield StoreWork(lambda: self.store.record(unrecorded))
             return Streamed(sent, seen, rested=False)
         finally:
-            manager.__exit__(None, None, None)
+            yield CloseStream(stream)
+
+
+def _in(target: Target) -> dict[str, Any]:
+    return {"thread_id": target.thread_id}
+
+
+def _drain(pages: Generator[Any, Any, None]) -> Op[None]:
+    """Run a paged operation for its archiving only."""
+    from assistdb.repositories.faces import Emit
+
+    result: Any = None
+    while True:
+        try:
+            request = pages.send(result)
+        except StopIteration:
+            return
+        result = None if isinstance(request, Emit) else (yield request)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Generic, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
 import jsonschema
 import pydantic
@@ -23,6 +23,10 @@ from assistdb.runner.schema import (
     parameters_schema,
     parse_docstring,
 )
+
+if TYPE_CHECKING:
+    from openai.types.beta import FunctionToolParam
+    from openai.types.shared_params import FunctionDefinition
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -79,9 +83,9 @@ class Tool(Generic[P, R]):
     def __repr__(self) -> str:
         return f"<Tool {self.name}>"
 
-    def definition(self) -> dict[str, Any]:
+    def definition(self) -> FunctionToolParam:
         """The function tool to put on an assistant or a run."""
-        function: dict[str, Any] = {"name": self.name, "parameters": self.parameters}
+        function: FunctionDefinition = {"name": self.name, "parameters": self.parameters}
         if self.description:
             function["description"] = self.description
         return {"type": "function", "function": function}
@@ -207,7 +211,7 @@ class ToolRegistry:
     def get(self, name: str) -> Tool[..., Any] | None:
         return self._tools.get(name)
 
-    def definitions(self) -> list[dict[str, Any]]:
+    def definitions(self) -> list[FunctionToolParam]:
         """The function tools to put on an assistant or a run (``tools=registry.definitions()``)."""
         return [item.definition() for item in self._tools.values()]
 
@@ -257,3 +261,7 @@ def _pydantic_error(error: Mapping[str, Any]) -> str:
 def _schema_error(error: jsonschema.ValidationError) -> str:
     where = ".".join(str(part) for part in error.path) or "arguments"
     return f"{where}: {error.message}"
+
+
+#: What ``tools=`` accepts: a registry, or a list of ``@tool`` functions and plain functions.
+ToolsArgument = ToolRegistry | Sequence[Tool[..., Any] | Callable[..., Any]] | None

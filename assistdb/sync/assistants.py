@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 
-from assistdb.repositories.facade import AssistDB
+from assistdb.facades import AssistDB
 from assistdb.store import Filters
 from assistdb.store.archive import now_us
 from assistdb.sync.listing import SeenIds, tombstone, unlisted

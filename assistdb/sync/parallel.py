@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from assistdb.errors import InvalidInputError
-from assistdb.repositories.facade import AssistDB
+from assistdb.facades import AssistDB
 from assistdb.repositories.validation import check_id
 from assistdb.store.archive import now_us
 from assistdb.sync.results import SyncSummary, ThreadSyncResult

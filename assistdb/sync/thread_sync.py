@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection
 
 from assistdb.errors import ApiError, ApiUnreachableError, AuthenticationError, Interrupted, NotFoundError
-from assistdb.repositories.facade import AssistDB
+from assistdb.facades import AssistDB
 from assistdb.repositories.validation import check_id
 from assistdb.store import Filters, hashing
 from assistdb.store.archive import now_us

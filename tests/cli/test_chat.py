@@ -161,7 +161,7 @@ def test_a_person_at_a_terminal_edits_lines_recalls_them_and_uses_slash_commands
 
 
 def test_a_streamed_run_shows_its_text_deltas_to_the_caller(sqlite_cli: Cli) -> None:
-    from assistdb.repositories.facade import AssistDB
+    from assistdb.facades import AssistDB
 
     with AssistDB(sqlite_cli.database_url, client=sqlite_cli.server.client()) as db:
         assistant = db.assistants.create(model="gpt-4o", name="c")

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from assistdb.cli import cli
-from assistdb.errors import EXIT_CODES
+from assistdb.cli.errors import EXIT_CODES
 from assistdb.repositories import api
 from assistdb.server import LocalServer
 from assistdb.store import Store

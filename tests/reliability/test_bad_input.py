@@ -27,6 +27,7 @@ from assistdb.apply import parse_specs
 from assistdb.audit import build_transcript, export_archive, import_archive
 from assistdb.errors import (
     ApiConnectionError,
+    ApiNotFoundError,
     AssistDBError,
     AuthenticationError,
     DatabaseError,
@@ -419,12 +420,12 @@ LIBRARY_CASES: dict[str, Library] = {
     ),
     "unknown run": Library(
         lambda db, w: db.runs.retrieve(w.ids["missing_run"], thread_id=w.ids["thread"]),
-        NotFoundError,
+        ApiNotFoundError,
         "No run found",
     ),
     "unknown step": Library(
         lambda db, w: db.steps.retrieve("step_missing0", run_id=w.ids["run"]),
-        NotFoundError,
+        ApiNotFoundError,
         "No run step found",
     ),
     "wait for a run of no known thread": Library(

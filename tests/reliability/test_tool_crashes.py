@@ -14,14 +14,16 @@ from pathlib import Path
 import pytest
 
 from assistdb import AssistDB
+from assistdb.repositories import api
 from assistdb.server import LocalServer
 from assistdb.store.tool_ledger import CallState
 from tests.reliability.tool_crash_worker import TOOLS, lines
 from tests.runner.conftest import reply_of
 
 WORKER = Path(__file__).with_name("tool_crash_worker.py")
-# As in tests/runner, where these tests began: the SDK's deprecation warnings must not reach users.
-pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
+# As in tests/runner, where these tests began: the SDK's deprecation warnings must not reach users
+# (but for the library's own filters, which pytest's per-test filters would otherwise outrank).
+pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning", *api.QUIET_FILTERS)
 
 SCRIPT = '/tool charge {"amount": 7}\n/tool set_key {"key": "colour", "value": "blue"}'
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from openai import OpenAI
 
 from assistdb import AssistDB, AssistDBError, ToolRegistry, tool
+from assistdb.cli.errors import exit_code
 
 
 def _folder() -> Path:
@@ -66,7 +67,7 @@ def main(database_url: str, base_url: str, run_id: str) -> int:
             run = db.runs.wait(run_id, tools=TOOLS)
         except AssistDBError as exc:
             print(exc, file=sys.stderr)
-            return exc.exit_code
+            return exit_code(exc)
     print(run.status)
     return 0
 

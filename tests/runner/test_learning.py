@@ -6,7 +6,6 @@ from collections.abc import Callable
 
 from assistdb import AssistDB
 from assistdb.runner.durations import DurationBook, archived_brackets
-from assistdb.runner.engine import RunEngine
 from assistdb.server import LocalServer
 from tests.runner.conftest import assistant_for, thread_saying
 
@@ -20,7 +19,8 @@ def test_phase_lengths_are_learned_from_the_archive_by_a_fresh_engine(
         for _ in range(2):
             db.runs.create_and_wait(thread_saying(db, "hi"), assistant_id=assistant_id)
         fresh = DurationBook()  # what a new process would have
-        run = RunEngine(db, book=fresh).create_and_wait(thread_saying(db, "hi"), assistant_id=assistant_id)
+        new_process = AssistDB(store=db.store, client=server.client(), durations=fresh)
+        run = new_process.runs.create_and_wait(thread_saying(db, "hi"), assistant_id=assistant_id)
         assert run.status == "completed"
         expected = fresh.expected((assistant_id, "gpt-4o"))
         assert expected is not None

@@ -10,6 +10,7 @@ import time
 import pytest
 
 from assistdb import AssistDB, InvalidInputError, RunTimeoutError, ToolRegistry, tool
+from assistdb.cli.errors import exit_code
 from assistdb.errors import Interrupted
 from tests.runner.conftest import assistant_for, statuses, thread_saying
 
@@ -19,7 +20,7 @@ def test_a_timeout_cancels_the_run_records_it_and_raises(db: AssistDB) -> None:
     with pytest.raises(RunTimeoutError) as raised:
         db.runs.create_and_wait(thread_id, assistant_id=assistant_for(db), timeout=0.3)
     error = raised.value
-    assert error.exit_code == 5
+    assert exit_code(error) == 5
     assert "did not end within 0.3 s; it was cancelled" in error.message
     run = error.run
     assert run.status == "cancelling"  # type: ignore[attr-defined]
@@ -65,7 +66,7 @@ def test_ctrl_c_cancels_the_run_remotely_and_raises_interrupted(db: AssistDB) ->
             db.runs.create_and_wait(thread_id, assistant_id=assistant_for(db))
     finally:
         interrupter.join()
-    assert raised.value.exit_code == 130
+    assert exit_code(raised.value) == 130
     assert raised.value.message.startswith("interrupted; run ") and raised.value.message.endswith(
         " was cancelled"
     )

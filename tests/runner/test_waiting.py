@@ -8,12 +8,10 @@ from typing import Any
 import pytest
 from openai.types.beta.threads import Run
 
+from assistdb.cli.errors import exit_code
 from assistdb.errors import ApiConnectionError, ApiError, Interrupted, RunTimeoutError
 from assistdb.runner.calls import RequestedCall
-from assistdb.runner.durations import DurationBook
-from assistdb.runner.session import Observed, RunSession
-from assistdb.runner.tools import ToolRegistry
-from assistdb.runner.waiting import (
+from assistdb.runner.driving import (
     Answer,
     Cancel,
     Create,
@@ -25,6 +23,9 @@ from assistdb.runner.waiting import (
     Submit,
     drive,
 )
+from assistdb.runner.durations import DurationBook
+from assistdb.runner.session import Observed, RunSession
+from assistdb.runner.tools import ToolRegistry
 from tests.factories import run as run_body
 
 
@@ -242,7 +243,7 @@ def test_ctrl_c_cancels_the_run_and_raises_interrupted() -> None:
     result, effects = play(
         drive(session(clock), Poll(), tools=None, cancel_on_timeout=True, stream=False), interrupt_sleep
     )
-    assert isinstance(result, Interrupted) and result.exit_code == 130
+    assert isinstance(result, Interrupted) and exit_code(result) == 130
     assert result.message == "interrupted; run run_a was cancelled"
     assert kinds(effects)[-2:] == ["Sleep", "Cancel"]
 
