@@ -191,7 +191,7 @@ def main() -> None:
     many = (6, 10) if args.quick else (200, 50)  # threads, messages per thread
     backends = ["SQLite", *(["PostgreSQL"] if args.postgres else [])]
 
-    with server_process("--api-key", API_KEY) as base_url, tempfile.TemporaryDirectory() as folder:
+    with server_process(api_key=API_KEY) as base_url, tempfile.TemporaryDirectory() as folder:
         here = Path(folder)
         wanted = {*(sizes if 1 in sections else ()), *(resync_sizes if 2 in sections else ())}
         threads = {size: seed(base_url, size) for size in wanted | set(memory_sizes if 4 in sections else ())}
@@ -237,7 +237,7 @@ def main() -> None:
             # waiting for the network costs.
             distant = latency != "0"
             with (
-                server_process("--api-key", API_KEY, "--latency", latency)
+                server_process("--latency", latency, api_key=API_KEY)
                 if distant
                 else nullcontext(base_url) as api_url
             ):
@@ -288,7 +288,7 @@ def main() -> None:
         for latency in ("0", WAN_LATENCY) if 5 in sections else ():
             # Against the local server a sync is bound by this machine's CPU; workers are there to
             # overlap the round trips of a distant API, which the second server simulates.
-            with server_process("--api-key", API_KEY, "--latency", latency) as url_of_api:
+            with server_process("--latency", latency, api_key=API_KEY) as url_of_api:
                 thread_ids = [seed(url_of_api, messages) for _ in range(count)]
                 for backend in backends:
                     single = 0.0

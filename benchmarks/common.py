@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -12,22 +14,29 @@ from sqlalchemy.engine import make_url
 
 
 @contextmanager
-def server_process(*options: str) -> Iterator[str]:
-    """``assistdb serve`` in a subprocess on a free port; yields its base URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "assistdb", "serve", "--port", "0", *options],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if "listening on" not in line:
-            raise RuntimeError(f"the server did not start: {line!r}")
-        yield line.rsplit(" ", 1)[-1].strip()
-    finally:
-        process.terminate()
-        process.wait(10)
+def server_process(*options: str, api_key: str | None = None) -> Iterator[str]:
+    """``assistdb serve`` in a subprocess on a free port, with a database of its own unless
+    ``options`` name one; yields its base URL. The key goes by environment, as serve requires."""
+    with tempfile.TemporaryDirectory(prefix="assistdb-bench-") as folder:
+        database = (
+            [] if "--database-url" in options else ["--database-url", f"sqlite:///{folder}/server.sqlite3"]
+        )
+        env = {**os.environ, **({"ASSISTDB_SERVER_API_KEY": api_key} if api_key else {})}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "assistdb", "serve", "--port", "0", *database, *options],
+            stdout=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            if "listening on" not in line:
+                raise RuntimeError(f"the server did not start: {line!r}")
+            yield line.rsplit(" ", 1)[-1].strip()
+        finally:
+            process.terminate()
+            process.wait(10)
 
 
 @contextmanager
