@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -14,6 +16,28 @@ from sqlalchemy.engine import make_url
 @contextmanager
 def server_process(*options: str) -> Iterator[str]:
     """``assistdb serve`` in a subprocess on a free port; yields its base URL."""
+    with served(*options) as server:
+        yield server.url
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running ``assistdb serve`` subprocess: its base URL (``.../v1``) and process ID."""
+
+    url: str
+    pid: int
+
+    def rss_mb(self) -> float:
+        """Resident memory of the process now (Linux ``/proc``)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError(f"no VmRSS for process {self.pid}")
+
+
+@contextmanager
+def served(*options: str) -> Iterator[Served]:
+    """``assistdb serve`` in a subprocess on a free port, stopped (SIGTERM) afterwards."""
     process = subprocess.Popen(
         [sys.executable, "-m", "assistdb", "serve", "--port", "0", *options],
         stdout=subprocess.PIPE,
@@ -24,10 +48,14 @@ def server_process(*options: str) -> Iterator[str]:
         line = process.stdout.readline()
         if "listening on" not in line:
             raise RuntimeError(f"the server did not start: {line!r}")
-        yield line.rsplit(" ", 1)[-1].strip()
+        yield Served(line.rsplit(" ", 1)[-1].strip(), process.pid)
     finally:
         process.terminate()
-        process.wait(10)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 @contextmanager
