@@ -102,9 +102,7 @@ def measure(upstream_url: str, rounds: int, warmup: int, poll_ms: int) -> dict[s
         with served(*options, "--poll-after-ms", str(poll_ms)) as server:
             direct = openai.OpenAI(base_url=upstream_url, api_key="bench", max_retries=0)
             through = openai.OpenAI(base_url=server.url, api_key="bench", max_retries=0)
-            assistant = through.beta.assistants.create(
-                model="gpt-4o", instructions=INSTRUCTIONS, tools=TOOLS
-            )
+            assistant = through.beta.assistants.create(model="gpt-4o", instructions=INSTRUCTIONS, tools=TOOLS)
             methods: dict[str, Callable[[], float]] = {
                 "chat loop by hand (SDK to the upstream)": lambda: by_hand(direct),
                 "run through assistdb serve (create_and_poll)": lambda: through_runtime(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from dataclasses import dataclass
-from pathlib import Path
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
