@@ -32,6 +32,7 @@ import threading
 import time
 from contextlib import ExitStack
 from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event as EventType
 
 import openai
 
@@ -55,15 +56,24 @@ def one_run(client: openai.OpenAI, assistant_id: str) -> None:
         raise RuntimeError(f"a run ended with {last}")
 
 
-def client_process(url: str, assistant_id: str, clients: int, start: float, stop: float, out: Queue) -> None:  # type: ignore[type-arg]
-    """``clients`` threads making runs on one server between ``start`` and ``stop``."""
+def client_process(
+    url: str,
+    assistant_id: str,
+    clients: int,
+    seconds: float,
+    ready: Queue,  # type: ignore[type-arg]
+    go: EventType,
+    out: Queue,  # type: ignore[type-arg]
+) -> None:
+    """``clients`` threads making runs on one server for ``seconds`` once ``go`` is set."""
     client = openai.OpenAI(base_url=url, api_key="bench", max_retries=0, timeout=60)
     counts = [0] * clients
     failures: list[str] = []
+    ready.put(True)
+    go.wait()
+    stop = time.time() + seconds
 
     def work(index: int) -> None:
-        while time.time() < start:
-            time.sleep(0.001)
         while time.time() < stop:
             try:
                 one_run(client, assistant_id)
@@ -91,19 +101,25 @@ def measure(admin_url: str, upstream_url: str, processes: int, clients: int, sec
                 one_run(client, assistant.id)
         warm.close()
         context = multiprocessing.get_context("spawn")
+        ready: Queue = context.Queue()  # type: ignore[type-arg]
         out: Queue = context.Queue()  # type: ignore[type-arg]
-        start = time.time() + 2.0
-        stop = start + seconds
+        go = context.Event()
         workers = [
-            context.Process(target=client_process, args=(s.url, assistant.id, clients, start, stop, out))
+            context.Process(
+                target=client_process, args=(s.url, assistant.id, clients, seconds, ready, go, out)
+            )
             for s in servers
         ]
         for worker in workers:
             worker.start()
+        for _ in workers:
+            ready.get(timeout=120)
+        start = time.time()
+        go.set()
         results = [out.get(timeout=seconds + 120) for _ in workers]
+        elapsed = time.time() - start
         for worker in workers:
             worker.join()
-        elapsed = time.time() - start
         failures = [failure for _, found in results for failure in found]
         if failures:
             raise SystemExit(f"{len(failures)} client(s) failed, e.g.: {failures[0]}")
