@@ -2,8 +2,8 @@
 
 The stream reads the run's events back from the database, from the point the request began,
 so it works on any process: woken at once when this process drives the run or (on PostgreSQL)
-when another process writes its events, polling briefly as a fallback. The stream is only an observer: if the client goes away the run carries
-on exactly as if it were being polled.
+when another process writes its events, polling briefly as a fallback. The stream is only an
+observer: if the client goes away the run carries on exactly as if it were being polled.
 """
 
 from __future__ import annotations
