@@ -7,10 +7,9 @@ transaction that holds its migration lock; run by hand, the URL comes from ``-x 
 
 from __future__ import annotations
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, MetaData
 
 from alembic import context
-from assistdb.server.tables import metadata as server_metadata
 from assistdb.store.database import Database, parse_database_url
 from assistdb.store.schema import is_modelled, metadata
 
@@ -26,11 +25,23 @@ def _url() -> str:
     )
 
 
-def _configure(connection: Connection | None = None, url: str | None = None) -> None:
+def _models() -> list[MetaData]:
+    """What autogenerate compares the database with: the archive's tables and the server's.
+
+    Imported only for Alembic run by hand; the upgrades assistdb runs itself need no models, and
+    an archive-only command should not import the server for them."""
+    from assistdb.server.tables import metadata as server_metadata
+
+    return [metadata, server_metadata]
+
+
+def _configure(
+    connection: Connection | None = None, url: str | None = None, *, by_assistdb: bool = False
+) -> None:
     context.configure(
         connection=connection,
         url=url,
-        target_metadata=[metadata, server_metadata],
+        target_metadata=None if by_assistdb else _models(),
         include_name=is_modelled,
         render_as_batch=True,
         compare_type=True,
@@ -47,7 +58,7 @@ def run_offline() -> None:
 def run_online() -> None:
     connection = config.attributes.get("connection")
     if connection is not None:
-        _configure(connection=connection)
+        _configure(connection=connection, by_assistdb=True)
         context.run_migrations()
         return
     database = Database(_url())

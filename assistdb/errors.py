@@ -107,6 +107,18 @@ class SchemaTooNewError(DatabaseError):
     """The database was written by a newer assistdb; it is never downgraded."""
 
 
+class ConflictError(AssistDBError):
+    """Objects to load exist in the target with other content; nothing was written."""
+
+    exit_code = 8
+
+
+class MigrationError(AssistDBError):
+    """Some threads were not migrated (each is named); the others were."""
+
+    exit_code = 9
+
+
 class Interrupted(AssistDBError):
     """The user pressed Ctrl-C; whatever was committed stays consistent."""
 
@@ -122,5 +134,7 @@ EXIT_CODES: dict[int, str] = {
     RunError.exit_code: "run ended badly: failed, cancelled, expired, incomplete, or timed out",
     VerificationError.exit_code: "archive verification failed",
     DatabaseError.exit_code: "database error: bad URL, newer schema, read-only, full, damaged, or not ours",
+    ConflictError.exit_code: "conflict: an object exists in the target with other content",
+    MigrationError.exit_code: "some threads were not migrated: refused as lossy, not archived, or failed",
     Interrupted.exit_code: "interrupted (Ctrl-C)",
 }

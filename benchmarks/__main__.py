@@ -22,6 +22,8 @@ SCRIPTS = [
     ("bench_runtime_tools", False),
     ("bench_runtime_scaling", True),
     ("bench_runtime_memory", False),
+    ("bench_files", True),
+    ("bench_migrate", True),
 ]
 
 

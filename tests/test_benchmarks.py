@@ -37,6 +37,8 @@ def test_every_benchmark_runs_at_tiny_sizes() -> None:
         "Two-round tool run through the runtime",
         "Runs per second with 1, 2 and 4 server processes",
         "Server RSS with",
+        "Files and vector stores on assistdb serve",
+        "Migration to Conversations",
     ):
         assert title in finished.stdout
     assert "| " in finished.stdout

@@ -286,3 +286,12 @@ def _print_planned(item: PlannedChange, assistant: Assistant | None) -> None:
 
 
 assistants.add_command(history_command("assistant", hint="run `assistdb assistants pull` first"))
+
+
+def _add_export() -> None:
+    from assistdb.cli.assistants_export import export
+
+    assistants.add_command(export)
+
+
+_add_export()

@@ -32,6 +32,9 @@ COMMANDS = {
     "demo": "assistdb.cli.demo:demo",
     "serve": "assistdb.cli.serve:serve",
     "docs": "assistdb.cli.docs:docs",
+    "files": "assistdb.cli.files:files",
+    "vector-stores": "assistdb.cli.files:vector_stores",
+    "restore": "assistdb.cli.restore:restore",
 }
 
 

@@ -166,7 +166,7 @@ def serve(
     max_runs: int | None,
     state_file: Path | None,
 ) -> None:
-    """Serve the Assistants v2 API, its state in SQLite or PostgreSQL (`assistdb docs server`)."""
+    """Serve the Assistants v2 API over SQLite or PostgreSQL; `assistdb docs server` explains."""
     import os
 
     from assistdb.server.app import AssistantsApp

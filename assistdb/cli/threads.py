@@ -259,3 +259,12 @@ def transcript(cli: CliContext, thread_id: str, output_format: str) -> None:
 
 
 threads.add_command(history_command("thread", hint="`assistdb threads track` it first"))
+
+
+def _add_migrate() -> None:
+    from assistdb.cli.migrate import migrate
+
+    threads.add_command(migrate)
+
+
+_add_migrate()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import inspect
 import json
 import logging
 import math
@@ -132,10 +133,12 @@ class AssistantsApp:
             if disruption.fault is not None:
                 self.stats.count_fault()
                 raise disruption.fault
-            _check_beta_header(request)
+            if route.beta:
+                _check_beta_header(request)
             body = await _read_json(request) if route.takes_body else {}
-            call = Call(params=found.params, query=_query(request), body=body)
-            result: Result = route.handler(self.api, call)
+            call = Call(params=found.params, query=_query(request), body=body, request=request)
+            outcome = route.handler(self.api, call)
+            result: Result = await outcome if inspect.isawaitable(outcome) else outcome
         except ApiError as exc:
             result = Reply(exc.body(), exc.status, exc.headers)
         except Exception:
@@ -145,8 +148,8 @@ class AssistantsApp:
         if isinstance(result, StreamReply):
             return StreamingResponse(
                 result.events,
-                media_type="text/event-stream; charset=utf-8",
-                headers={"cache-control": "no-cache", "x-request-id": _request_id()},
+                media_type=result.media_type,
+                headers={**result.headers, "x-request-id": _request_id()},
             )
         try:
             content = _encode(result.body)

@@ -110,11 +110,13 @@ def open_message(tx: Tx, row: RunRow, now: float) -> Obj:
     return message
 
 
-def close_message(tx: Tx, row: RunRow, now: float, text: str, *, cut_short: bool) -> None:
+def close_message(
+    tx: Tx, row: RunRow, now: float, text: str, *, cut_short: bool, annotations: list[Obj] | None = None
+) -> None:
     message = tx.message_by_id(row.driver.get("message_id") or "")
     if message is None:
         return
-    message["content"] = [{"type": "text", "text": {"value": text, "annotations": []}}]
+    message["content"] = [{"type": "text", "text": {"value": text, "annotations": annotations or []}}]
     if cut_short:
         message.update(
             status="incomplete", incomplete_at=int(now), incomplete_details={"reason": "max_tokens"}

@@ -10,16 +10,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from assistdb.server.ids import IdFactory
 from assistdb.server.request_models import (
     CreateMessage,
     ImageFilePart,
     ImageUrlPart,
-    NewToolResources,
     ResponseFormat,
     Tool,
     ToolChoice,
-    ToolResources,
 )
 
 Obj = dict[str, Any]
@@ -42,22 +39,6 @@ def dump_response_format(value: ResponseFormat | None) -> Any:
 
 def dump_tool_choice(value: ToolChoice | None) -> Any:
     return value if isinstance(value, str) or value is None else dump(value)
-
-
-def tool_resources(value: NewToolResources | ToolResources | None, ids: IdFactory) -> Obj:
-    """Stored tool resources; a vector store requested inline gets an ID, as if it were created."""
-    if value is None:
-        return {}
-    resources: Obj = {}
-    if value.code_interpreter is not None:
-        resources["code_interpreter"] = {"file_ids": list(value.code_interpreter.file_ids or [])}
-    file_search = value.file_search
-    if file_search is not None:
-        store_ids = list(file_search.vector_store_ids or [])
-        for _ in getattr(file_search, "vector_stores", None) or []:
-            store_ids.append(ids.new("vs_"))
-        resources["file_search"] = {"vector_store_ids": store_ids}
-    return resources
 
 
 def message_content(request: CreateMessage) -> list[Obj]:

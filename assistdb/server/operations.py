@@ -11,9 +11,9 @@ from __future__ import annotations
 import copy
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assistdb.server import lifecycle, objects, tables
+from assistdb.server import lifecycle, objects, run_file_search, tables, tool_resources
 from assistdb.server.config import ServerConfig
 from assistdb.server.errors import invalid
 from assistdb.server.objects import Obj
@@ -35,6 +35,9 @@ from assistdb.server.state import ActiveRunConflict, RunRow, Store, Tx
 from assistdb.server.streaming import run_events
 from assistdb.server.validation import check_include, page_request, parse_body
 
+if TYPE_CHECKING:
+    from starlette.requests import Request
+
 
 @dataclass
 class Call:
@@ -43,6 +46,8 @@ class Call:
     params: dict[str, str]
     query: dict[str, list[str]] = field(default_factory=dict)
     body: object = field(default_factory=dict)
+    #: The request itself, for operations that read a multipart body as it streams in (files).
+    request: Request | None = None
 
 
 @dataclass
@@ -55,6 +60,8 @@ class Reply:
 @dataclass
 class StreamReply:
     events: AsyncIterator[bytes]
+    media_type: str = "text/event-stream; charset=utf-8"
+    headers: dict[str, str] = field(default_factory=lambda: {"cache-control": "no-cache"})
 
 
 Result = Reply | StreamReply
@@ -77,6 +84,7 @@ class Api:
         return Reply(run_obj, headers={"openai-poll-after-ms": str(self.config.poll_after_ms)})
 
     def _add_message(self, tx: Tx, thread_id: str, request: CreateMessage, created_at: int) -> Obj:
+        tool_resources.attach(tx, thread_id, request, created_at)
         message = objects.message(
             tx.new_id("msg_"),
             thread_id,
@@ -91,7 +99,7 @@ class Api:
 
     def _create_thread(self, tx: Tx, request: CreateThread | None, created_at: int) -> Obj:
         request = request or CreateThread()
-        resources = objects.tool_resources(request.tool_resources, self.store.ids)
+        resources = tool_resources.resolve(tx, request.tool_resources, created_at)
         thread_obj = objects.thread(tx.new_id("thread_"), created_at, resources, request.metadata)
         tx.add_thread(thread_obj)
         for message in request.messages or []:
@@ -154,7 +162,7 @@ class Api:
         request = parse_body(CreateAssistant, call.body)
         with self.store.writing() as tx:
             assistant = objects.assistant(tx.new_id("asst_"), int(self.clock()))
-            _apply_assistant(assistant, request, self.store)
+            _apply_assistant(assistant, request, tx, self.clock())
             tx.add_assistant(assistant)
         return Reply(assistant)
 
@@ -166,7 +174,7 @@ class Api:
         request = parse_body(ModifyAssistant, call.body)
         with self.store.writing() as tx:
             assistant = tx.assistant(call.params["assistant_id"])
-            _apply_assistant(assistant, request, self.store)
+            _apply_assistant(assistant, request, tx, self.clock())
             tx.save_assistant(assistant)
         return Reply(assistant)
 
@@ -192,7 +200,7 @@ class Api:
         with self.store.writing() as tx:
             thread = tx.thread(call.params["thread_id"], lock=True)
             if "tool_resources" in request.model_fields_set:
-                thread["tool_resources"] = objects.tool_resources(request.tool_resources, self.store.ids)
+                thread["tool_resources"] = tool_resources.resolve(tx, request.tool_resources, self.clock())
             if "metadata" in request.model_fields_set:
                 thread["metadata"] = dict(request.metadata or {})
             tx.save_thread(thread)
@@ -212,7 +220,7 @@ class Api:
             assistant = tx.assistant(request.assistant_id)
             thread = self._create_thread(tx, request.thread, int(now))
             if request.tool_resources is not None:
-                thread["tool_resources"] = objects.tool_resources(request.tool_resources, self.store.ids)
+                thread["tool_resources"] = tool_resources.resolve(tx, request.tool_resources, now)
                 tx.save_thread(thread)
             run_obj = self._new_run(tx, thread["id"], assistant, request, now, instructions_suffix=None)
             self._start_run(tx, thread["id"], run_obj, now, thread if request.stream else None)
@@ -354,16 +362,18 @@ class Api:
         scope = [tables.steps.c.run_id == row.id]
         with self.store.reading() as tx:
             data, more = tx.page(tables.steps, scope, scope, page)
-        return Reply(list_object(data, more))
+        shown = run_file_search.included(call.query)
+        return Reply(list_object([run_file_search.present_step(step, included=shown) for step in data], more))
 
     def get_run_step(self, call: Call) -> Reply:
         check_include(call.query)
         row = self._read_run(call)
         with self.store.reading() as tx:
-            return Reply(tx.step(row.id, call.params["step_id"]))
+            step = tx.step(row.id, call.params["step_id"])
+        return Reply(run_file_search.present_step(step, included=run_file_search.included(call.query)))
 
 
-def _apply_assistant(assistant: Obj, request: CreateAssistant | ModifyAssistant, store: Store) -> None:
+def _apply_assistant(assistant: Obj, request: CreateAssistant | ModifyAssistant, tx: Tx, now: float) -> None:
     """Copy the fields a create or modify request carries onto the assistant object."""
     given = request.model_fields_set
     for name in ("name", "description", "instructions", "reasoning_effort"):
@@ -374,7 +384,7 @@ def _apply_assistant(assistant: Obj, request: CreateAssistant | ModifyAssistant,
     if "tools" in given:
         assistant["tools"] = objects.dump_tools(request.tools or [])
     if "tool_resources" in given:
-        assistant["tool_resources"] = objects.tool_resources(request.tool_resources, store.ids)
+        assistant["tool_resources"] = tool_resources.resolve(tx, request.tool_resources, now)
     if "metadata" in given:
         assistant["metadata"] = dict(request.metadata or {})
     if "temperature" in given:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from assistdb.server import conversations, files, vector_stores
 from assistdb.server.errors import ApiError
 from assistdb.server.operations import Api, Call, Result
 
-Handler = Callable[[Api, Call], Result]
+Handler = Callable[[Api, Call], Result | Awaitable[Result]]
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,9 @@ class Route:
     operation_id: str
     handler: Handler
     takes_body: bool = False
+    #: Assistants operations require ``OpenAI-Beta: assistants=v2``; files, vector stores and the
+    #: Conversations API do not.
+    beta: bool = True
     pattern: re.Pattern[str] = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -34,6 +38,81 @@ class Route:
 def _post(template: str, operation_id: str, handler: Handler, *, takes_body: bool = True) -> Route:
     return Route("POST", template, operation_id, handler, takes_body)
 
+
+def _open(
+    method: str, template: str, operation_id: str, handler: Handler, *, takes_body: bool = False
+) -> Route:
+    """An operation outside the Assistants beta (files, uploads, vector stores): no beta header."""
+    return Route(method, template, operation_id, handler, takes_body, beta=False)
+
+
+_VS = "/v1/vector_stores/{vector_store_id}"
+FILE_ROUTES: tuple[Route, ...] = (
+    _open("GET", "/v1/files", "listFiles", files.list_files),
+    _open("POST", "/v1/files", "createFile", files.create_file),
+    _open("GET", "/v1/files/{file_id}", "retrieveFile", files.get_file),
+    _open("DELETE", "/v1/files/{file_id}", "deleteFile", files.delete_file),
+    _open("GET", "/v1/files/{file_id}/content", "downloadFile", files.download_file),
+    _open("POST", "/v1/uploads", "createUpload", files.create_upload, takes_body=True),
+    _open("POST", "/v1/uploads/{upload_id}/parts", "addUploadPart", files.add_upload_part),
+    _open(
+        "POST", "/v1/uploads/{upload_id}/complete", "completeUpload", files.complete_upload, takes_body=True
+    ),
+    _open("POST", "/v1/uploads/{upload_id}/cancel", "cancelUpload", files.cancel_upload),
+    _open("GET", "/v1/vector_stores", "listVectorStores", vector_stores.list_vector_stores),
+    _open(
+        "POST", "/v1/vector_stores", "createVectorStore", vector_stores.create_vector_store, takes_body=True
+    ),
+    _open("GET", _VS, "getVectorStore", vector_stores.get_vector_store),
+    _open("POST", _VS, "modifyVectorStore", vector_stores.modify_vector_store, takes_body=True),
+    _open("DELETE", _VS, "deleteVectorStore", vector_stores.delete_vector_store),
+    _open("GET", f"{_VS}/files", "listVectorStoreFiles", vector_stores.list_vector_store_files),
+    _open(
+        "POST",
+        f"{_VS}/files",
+        "createVectorStoreFile",
+        vector_stores.create_vector_store_file,
+        takes_body=True,
+    ),
+    _open("GET", f"{_VS}/files/{{file_id}}", "getVectorStoreFile", vector_stores.get_vector_store_file),
+    _open(
+        "POST",
+        f"{_VS}/files/{{file_id}}",
+        "updateVectorStoreFileAttributes",
+        vector_stores.update_vector_store_file,
+        takes_body=True,
+    ),
+    _open(
+        "DELETE", f"{_VS}/files/{{file_id}}", "deleteVectorStoreFile", vector_stores.delete_vector_store_file
+    ),
+    _open(
+        "GET",
+        f"{_VS}/files/{{file_id}}/content",
+        "retrieveVectorStoreFileContent",
+        vector_stores.vector_store_file_content,
+    ),
+    _open(
+        "POST",
+        f"{_VS}/file_batches",
+        "createVectorStoreFileBatch",
+        vector_stores.create_file_batch,
+        takes_body=True,
+    ),
+    _open("GET", f"{_VS}/file_batches/{{batch_id}}", "getVectorStoreFileBatch", vector_stores.get_file_batch),
+    _open(
+        "POST",
+        f"{_VS}/file_batches/{{batch_id}}/cancel",
+        "cancelVectorStoreFileBatch",
+        vector_stores.cancel_file_batch,
+    ),
+    _open(
+        "GET",
+        f"{_VS}/file_batches/{{batch_id}}/files",
+        "listFilesInVectorStoreBatch",
+        vector_stores.list_file_batch_files,
+    ),
+    _open("POST", f"{_VS}/search", "searchVectorStore", vector_stores.search_vector_store, takes_body=True),
+)
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/v1/assistants", "listAssistants", Api.list_assistants),
@@ -62,6 +141,25 @@ ROUTES: tuple[Route, ...] = (
         "/v1/threads/{thread_id}/runs/{run_id}/submit_tool_outputs",
         "submitToolOuputsToRun",
         Api.submit_tool_outputs,
+    ),
+    *FILE_ROUTES,
+    *(
+        Route(method, f"/v1/conversations{path}", operation_id, handler, method == "POST", beta=False)
+        for method, path, operation_id, handler in (
+            ("POST", "", "createConversation", conversations.create_conversation),
+            ("GET", "/{conversation_id}", "getConversation", conversations.get_conversation),
+            ("POST", "/{conversation_id}", "updateConversation", conversations.update_conversation),
+            ("DELETE", "/{conversation_id}", "deleteConversation", conversations.delete_conversation),
+            ("GET", "/{conversation_id}/items", "listConversationItems", conversations.list_items),
+            ("POST", "/{conversation_id}/items", "createConversationItems", conversations.create_items),
+            ("GET", "/{conversation_id}/items/{item_id}", "getConversationItem", conversations.get_item),
+            (
+                "DELETE",
+                "/{conversation_id}/items/{item_id}",
+                "deleteConversationItem",
+                conversations.delete_item,
+            ),
+        )
     ),
 )
 

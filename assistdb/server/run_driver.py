@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select, update
 
-from assistdb.server import lifecycle, objects, tables
+from assistdb.server import lifecycle, objects, run_file_search, tables
 from assistdb.server.backends.base import (
     Finished,
     FunctionCall,
@@ -72,6 +72,10 @@ class _Round:
     step_id: str | None = None
     #: Delta events not written yet (name, payload): they go in the next write (see ``_consume``).
     pending: list[tuple[str, Obj]] = field(default_factory=list)
+    #: The server answered this round's calls itself (file_search): the run goes on at once.
+    again: bool = False
+    #: The run object as the round began (its tools decide how tool-call deltas are shown).
+    run_obj: Obj = field(default_factory=dict)
 
 
 def new_owner_id() -> str:
@@ -218,7 +222,8 @@ class Runtime:
 
     async def _drive(self, run_id: str) -> None:
         try:
-            await self._round(run_id)
+            while await self._round(run_id):
+                pass
         except asyncio.CancelledError:
             if run_id in self._cancels and not self.stopping:
                 with contextlib.suppress(_RoundOver):
@@ -294,17 +299,17 @@ class Runtime:
                 return None
             return row, _request(tx, row)
 
-    async def _round(self, run_id: str) -> None:
+    async def _round(self, run_id: str) -> bool:
+        """Drive one round; True if the run goes straight on to another (file_search answered)."""
         now = self.clock()
         fresh = self._fresh_request(run_id, now)
         if fresh is not None:
-            await self._ask(run_id, *fresh)
-            return
+            return await self._ask(run_id, *fresh)
         request: ModelRequest | None
         with self.store.writing() as tx:
             row = tx.run_by_id(run_id, lock=True)
             if row is None or row.owner != self.owner:
-                return
+                return False
             if row.status == "cancelling":
                 lifecycle.cancel(tx, row, now)
                 request = None
@@ -318,12 +323,14 @@ class Runtime:
                 tx.set_run_owner(run_id, self.owner, self.lease())
                 request = _request(tx, row)
         self.notify(run_id)
-        if request is not None:
-            await self._ask(run_id, row, request)
+        if request is None:
+            return False
+        return await self._ask(run_id, row, request)
 
-    async def _ask(self, run_id: str, row: RunRow, request: ModelRequest) -> None:
-        """One round: ask the model and record its answer as it comes."""
-        state = _Round(started=row.status == "in_progress")
+    async def _ask(self, run_id: str, row: RunRow, request: ModelRequest) -> bool:
+        """One round: ask the model and record its answer as it comes; True if the run goes
+        straight on to another round."""
+        state = _Round(started=row.status == "in_progress", run_obj=row.obj)
         self._texts[run_id] = state.text
         self._pending[run_id] = state.pending
         deadline = row.expire_at
@@ -331,12 +338,13 @@ class Runtime:
         try:
             await self._consume(run_id, answer, state, deadline)
         except _RoundOver:
-            return
+            return False
         finally:
             aclose = getattr(answer, "aclose", None)
             if aclose is not None:
                 with contextlib.suppress(BaseException):
                     await aclose()
+        return state.again
 
     async def _consume(
         self, run_id: str, answer: AsyncIterator[ModelEvent], state: _Round, deadline: float
@@ -470,14 +478,21 @@ class Runtime:
                 tx.save_run(row)
                 state.step_open = True
                 state.step_id = row.driver["step_id"]
-            tx.add_event(run_id, "thread.run.step.delta", step_payload(), now)
+            payload = step_payload(row.obj)
+            if payload is not None:
+                tx.add_event(run_id, "thread.run.step.delta", payload, now)
 
-        def step_payload() -> Obj:
-            step_delta = {"step_details": {"type": "tool_calls", "tool_calls": [tool_call]}}
+        def step_payload(run_obj: Obj) -> Obj | None:
+            shown = run_file_search.stream_delta(run_obj, call["name"], tool_call, first)
+            if shown is None:
+                return None
+            step_delta = {"step_details": {"type": "tool_calls", "tool_calls": [shown]}}
             return {"id": state.step_id, "object": "thread.run.step.delta", "delta": step_delta}
 
         if state.step_open:
-            state.pending.append(("thread.run.step.delta", step_payload()))
+            payload = step_payload(state.run_obj)
+            if payload is not None:
+                state.pending.append(("thread.run.step.delta", payload))
         else:
             self._transition(run_id, record)
             state.started = True
@@ -509,6 +524,10 @@ class Runtime:
         def close(tx: Tx, row: RunRow, now: float) -> None:
             if state.calls:
                 calls = [state.calls[index] for index in sorted(state.calls)]
+                if run_file_search.handles(row.obj, calls):
+                    run_file_search.execute(tx, row, now, calls, usage)
+                    state.again = True
+                    return
                 offered = {t["function"]["name"] for t in row.obj["tools"] if t.get("type") == "function"}
                 unknown = [call["name"] for call in calls if call["name"] not in offered]
                 if unknown:
@@ -529,7 +548,9 @@ class Runtime:
                 lifecycle.mark_in_progress(tx, row, now)
                 lifecycle.open_message(tx, row, now)
             cut_short = reason == "length"
-            lifecycle.close_message(tx, row, now, "".join(state.text), cut_short=cut_short)
+            text = "".join(state.text)
+            annotations = run_file_search.citations(text, row.driver)
+            lifecycle.close_message(tx, row, now, text, cut_short=cut_short, annotations=annotations)
             lifecycle.complete_step(tx, row, now, usage)
             if cut_short:
                 lifecycle.end(
@@ -689,7 +710,7 @@ def _request(tx: Tx, row: RunRow) -> ModelRequest:
         messages=tuple(messages),
         tool_rounds=rounds,
         tools=tuple(run["tools"]),
-        tool_choice=run["tool_choice"],
+        tool_choice=run_file_search.tool_choice_for(run["tool_choice"], row.driver["rounds"]),
         parallel_tool_calls=bool(run["parallel_tool_calls"]),
         temperature=run["temperature"],
         top_p=run["top_p"],

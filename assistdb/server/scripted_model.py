@@ -3,11 +3,14 @@
 A run follows commands written in the last user message of its thread (see docs/server.md):
 ``/tool NAME {json}`` asks for a function call, ``/then`` starts another round of calls,
 ``/fail MESSAGE``, ``/incomplete`` and ``/expire`` choose how the run ends, ``/sleep SECONDS``
-slows its first phase. Anything else is answered with a reply quoting the user's text.
+slows its first phase, ``/search QUERY`` calls the ``file_search`` tool (the reply then quotes
+the best result and cites it as ``【n†filename】``). Anything else is answered with a reply
+quoting the user's text.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Literal
 
@@ -15,6 +18,9 @@ Ending = Literal["reply", "fail", "incomplete", "expire"]
 
 GREETING = "Hello! How can I assist you today?"
 DEFAULT_FAILURE = "The scripted model was told to fail."
+#: The function name under which runs offer ``file_search`` (``run_file_search.FUNCTION_NAME``).
+SEARCH_FUNCTION = "file_search"
+NO_RESULTS = "I found nothing about that in the files."
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,8 @@ def read_script(text: str | None) -> Script:
         if command == "/tool" and rest:
             name, _, arguments = rest.partition(" ")
             rounds[-1].append(ToolCallRequest(name=name, arguments=arguments.strip() or "{}"))
+        elif command == "/search" and rest:
+            rounds[-1].append(ToolCallRequest(name=SEARCH_FUNCTION, arguments=json.dumps({"query": rest})))
         elif line == "/then":
             rounds.append([])
         elif command == "/fail":
@@ -73,7 +81,9 @@ def read_script(text: str | None) -> Script:
 def reply_text(user_text: str | None, outputs: list[tuple[str, str]]) -> str:
     """The assistant's answer: one ``NAME -> OUTPUT`` line per tool call, else an echo."""
     if outputs:
-        return "\n".join(f"{name} -> {output}" for name, output in outputs)
+        return "\n".join(
+            _cite(output) if name == SEARCH_FUNCTION else f"{name} -> {output}" for name, output in outputs
+        )
     if user_text:
         return f"You said: {user_text}"
     return GREETING
@@ -94,3 +104,16 @@ def text_chunks(text: str, most: int = 32) -> list[str]:
         return pieces or [""]
     size = -(-len(pieces) // most)
     return ["".join(pieces[at : at + size]) for at in range(0, len(pieces), size)]
+
+
+def _cite(output: str) -> str:
+    """A reply to file_search results: the best passage's first sentence, cited."""
+    try:
+        results = json.loads(output).get("results") or []
+    except (ValueError, AttributeError):
+        results = []
+    if not results:
+        return NO_RESULTS
+    best = results[0]
+    quote = " ".join(str(best["text"]).split())[:200]
+    return f"{best['filename']} says: {quote} 【{best['n']}†{best['filename']}】"

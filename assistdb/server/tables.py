@@ -1,4 +1,4 @@
-"""The server's tables (created by Alembic revision 0004), as SQLAlchemy Core tables.
+"""The server's tables (created by Alembic revisions 0004 and 0007), as SQLAlchemy Core tables.
 
 Objects are stored as their wire JSON (``body``) beside the columns queries need. ``seq`` is the
 database sequence that orders each collection and anchors cursors; deleted assistants and
@@ -112,6 +112,28 @@ run_events = Table(
     Column("data", Text(), nullable=False),
     Column("created_at", Float(), nullable=False),
     Index("ix_server_run_events_created", "created_at"),
+)
+
+conversations = Table(
+    "server_conversations",
+    metadata,
+    _seq(),
+    Column("id", String(ID), nullable=False, unique=True),
+    Column("deleted", Boolean(), nullable=False, server_default=false()),
+    Column("body", Text(), nullable=False),
+    sqlite_autoincrement=True,
+)
+
+conversation_items = Table(
+    "server_conversation_items",
+    metadata,
+    _seq(),
+    Column("id", String(ID), nullable=False, unique=True),
+    Column("conversation_id", String(ID), nullable=False),
+    Column("deleted", Boolean(), nullable=False, server_default=false()),
+    Column("body", Text(), nullable=False),
+    Index("ix_server_conversation_items_conversation_seq", "conversation_id", "seq"),
+    sqlite_autoincrement=True,
 )
 
 meta = Table(

@@ -212,17 +212,21 @@ def param_path(loc: Sequence[int | str], payload: object) -> str:
     return text
 
 
-def page_request(query: Mapping[str, Sequence[str]]) -> PageRequest:
+def page_request(
+    query: Mapping[str, Sequence[str]], *, max_limit: int = 100, default_limit: int = 20
+) -> PageRequest:
     """Validate ``limit``, ``order``, ``after`` and ``before`` of a list operation."""
-    limit = 20
+    limit = default_limit
     raw_limit = _last(query, "limit")
     if raw_limit is not None:
         try:
             limit = int(raw_limit)
         except ValueError:
             raise _wrong_type("limit", "an integer", raw_limit) from None
-        if not 1 <= limit <= 100:
-            raise _out_of_range("limit", limit, 100 if limit > 100 else 1, above=limit > 100)
+        if not 1 <= limit <= max_limit:
+            raise _out_of_range(
+                "limit", limit, max_limit if limit > max_limit else 1, above=limit > max_limit
+            )
     order = _last(query, "order") or "desc"
     if order not in ("asc", "desc"):
         raise _invalid_value(order, "'asc' or 'desc'", "order")

@@ -167,6 +167,50 @@ TRACKED = Table(
     Index("ix_tracked_threads_synced", "last_synced_at_us"),
 )
 
+
+def _journal_id() -> Column[int]:
+    return Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+
+
+#: A conversation create about to be sent for a thread (``assistdb threads migrate``): the
+#: Conversations API cannot list conversations, so one whose answer was lost can only be named.
+MIGRATION_ATTEMPTS = Table(
+    "migration_attempts",
+    metadata,
+    _journal_id(),
+    Column("thread_id", String(ID), nullable=False),
+    Column("target", String(512), nullable=False),
+    Column("attempted_at_us", BigInteger, nullable=False),
+    sqlite_autoincrement=True,
+)
+
+#: The conversation a thread was migrated to, on one target (append-only).
+MIGRATION_CONVERSATIONS = Table(
+    "migration_conversations",
+    metadata,
+    _journal_id(),
+    Column("thread_id", String(ID), nullable=False),
+    Column("target", String(512), nullable=False),
+    Column("conversation_id", String(ID), nullable=False),
+    Column("created_at_us", BigInteger, nullable=False),
+    UniqueConstraint("thread_id", "target", name="uq_migration_conversations_thread_target"),
+    sqlite_autoincrement=True,
+)
+
+#: A planned item confirmed in its conversation, by position (append-only, once each).
+MIGRATION_ITEMS = Table(
+    "migration_items",
+    metadata,
+    _journal_id(),
+    Column("conversation_id", String(ID), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("item_id", String(ID), nullable=False),
+    Column("confirmed_at_us", BigInteger, nullable=False),
+    UniqueConstraint("conversation_id", "position", name="uq_migration_items_position"),
+    sqlite_autoincrement=True,
+)
+
+
 ARCHIVE_TABLES = ("versions", "tool_calls", "checkpoints")
 
 #: The full-text index of message text (migration 0003): an FTS5 virtual table (and its shadow

@@ -14,9 +14,11 @@ import openai
 import pytest
 
 from assistdb.server import LocalServer
-from tests.server.openapi_check import SpecValidator, load_validator
+from tests.server.openapi_check import SpecValidator, load_combined_validator, load_validator
 
 _VALIDATOR = load_validator()
+#: Checks responses of the files and vector stores operations too (``files-vector-stores.openapi.yaml``).
+_RESPONSE_VALIDATOR = load_combined_validator()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -55,7 +57,7 @@ def spec() -> SpecValidator:
 
 @pytest.fixture(autouse=True)
 def response_checker() -> ResponseChecker:
-    return ResponseChecker(_VALIDATOR)
+    return ResponseChecker(_RESPONSE_VALIDATOR)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -111,3 +111,41 @@ class SpecValidator:
 def load_validator() -> SpecValidator | None:
     path = spec_path()
     return SpecValidator.load(path) if path.is_file() else None
+
+
+FILES_LISTS = ("ListFilesResponse", "ListVectorStoresResponse", "ListVectorStoreFilesResponse")
+
+
+def files_spec_path() -> Path:
+    return REPO.parent / "shared" / "openapi" / "files-vector-stores.openapi.yaml"
+
+
+class CombinedValidator(SpecValidator):
+    """The files/vector stores spec for its operations, the Assistants spec for the rest."""
+
+    def __init__(self, document: dict[str, Any], assistants: SpecValidator | None) -> None:
+        super().__init__(document)
+        self.assistants = assistants
+        self.own = super().operations()
+
+    def errors(self, operation_id: str, status: int, body: object) -> list[str]:
+        if operation_id in self.own or self.assistants is None:
+            return super().errors(operation_id, status, body)
+        return self.assistants.errors(operation_id, status, body)
+
+    def object_errors(self, schema_name: str, body: object) -> list[str]:
+        if schema_name in self.document["components"]["schemas"] or self.assistants is None:
+            return super().object_errors(schema_name, body)
+        return self.assistants.object_errors(schema_name, body)
+
+
+def load_combined_validator() -> SpecValidator | None:
+    """Both specs (the files one beside the Assistants one); the Assistants one alone if it is missing."""
+    assistants = load_validator()
+    path = files_spec_path()
+    if not path.is_file():
+        return assistants
+    document = _nullable(copy.deepcopy(yaml.safe_load(path.read_text(encoding="utf-8"))))
+    for name in FILES_LISTS:
+        _list_erratum(document["components"]["schemas"][name])
+    return CombinedValidator(document, assistants)

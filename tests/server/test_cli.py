@@ -8,6 +8,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,7 +33,9 @@ class Served:
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, **(env or {})},
+            # a data folder of its own: a server started without --database-url must never use
+            # (or migrate) the database of the person running the tests
+            env={**os.environ, "XDG_DATA_HOME": tempfile.mkdtemp(prefix="assistdb-served-"), **(env or {})},
         )
         self._base_url: str | None = None
 

@@ -13,7 +13,14 @@ from assistdb.server import LocalServer
 ID = re.compile(r"^(asst|thread|msg|run|step|call)_[A-Za-z0-9]{24}$")
 
 
+def _file(client: openai.OpenAI, name: str = "notes.txt", content: bytes = b"some notes") -> str:
+    """A real uploaded file: objects may only name files that exist."""
+    return client.files.create(file=(name, content), purpose="assistants").id
+
+
 def test_assistant_crud(client: openai.OpenAI) -> None:
+    file_a = _file(client)
+    store = client.vector_stores.create(name="docs")
     created = client.beta.assistants.create(
         model="gpt-4o",
         name="Math Tutor",
@@ -33,8 +40,8 @@ def test_assistant_crud(client: openai.OpenAI) -> None:
             },
         ],
         tool_resources={
-            "code_interpreter": {"file_ids": ["file-a"]},
-            "file_search": {"vector_store_ids": ["vs_1"]},
+            "code_interpreter": {"file_ids": [file_a]},
+            "file_search": {"vector_store_ids": [store.id]},
         },
         metadata={"team": "math"},
         temperature=0.5,
@@ -50,7 +57,7 @@ def test_assistant_crud(client: openai.OpenAI) -> None:
     assert created.name == "Math Tutor" and created.description == "Helps with math"
     assert [tool.type for tool in created.tools] == ["code_interpreter", "file_search", "function"]
     assert created.tools[2].function.strict is True
-    assert created.tool_resources.code_interpreter.file_ids == ["file-a"]
+    assert created.tool_resources.code_interpreter.file_ids == [file_a]
     assert created.metadata == {"team": "math"}
     assert created.temperature == 0.5 and created.top_p == 0.8
     assert created.response_format.type == "json_schema"
@@ -100,12 +107,75 @@ def test_assistant_defaults_are_explicit(server: LocalServer) -> None:
     }
 
 
-def test_inline_vector_store_gets_an_id(client: openai.OpenAI) -> None:
+def test_inline_vector_store_is_created_with_its_files(client: openai.OpenAI) -> None:
+    file_id = _file(client)
     thread = client.beta.threads.create(
-        tool_resources={"file_search": {"vector_stores": [{"file_ids": ["file-1"]}]}}
+        tool_resources={"file_search": {"vector_stores": [{"file_ids": [file_id], "metadata": {"k": "v"}}]}}
     )
     (store_id,) = thread.tool_resources.file_search.vector_store_ids
-    assert store_id.startswith("vs_")
+    store = client.vector_stores.retrieve(store_id)
+    assert (store.file_counts.completed, store.metadata) == (1, {"k": "v"})
+
+
+def test_tool_resources_and_content_must_name_existing_objects(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError, match="No vector store found with id 'vs_missing'"):
+        client.beta.assistants.create(
+            model="gpt-4o", tool_resources={"file_search": {"vector_store_ids": ["vs_missing"]}}
+        )
+    with pytest.raises(openai.NotFoundError, match="No file found with id 'file-missing'"):
+        client.beta.threads.create(tool_resources={"code_interpreter": {"file_ids": ["file-missing"]}})
+    with pytest.raises(openai.NotFoundError, match="No file found"):
+        client.beta.threads.create(
+            tool_resources={"file_search": {"vector_stores": [{"file_ids": ["file-missing"]}]}}
+        )
+    thread = client.beta.threads.create()
+    for content in (
+        "hi",
+        [{"type": "image_file", "image_file": {"file_id": "file-missing"}}],
+    ):
+        attachments = (
+            [{"file_id": "file-missing", "tools": [{"type": "file_search"}]}] if content == "hi" else None
+        )
+        with pytest.raises(openai.NotFoundError, match="No file found"):
+            client.beta.threads.messages.create(
+                thread_id=thread.id,
+                role="user",
+                content=content,
+                attachments=attachments,  # type: ignore[arg-type]
+            )
+    assert client.beta.assistants.list().data == []
+    assert client.vector_stores.list().data == []
+    assert client.beta.threads.messages.list(thread_id=thread.id).data == []
+
+
+def test_attachments_join_the_threads_resources(client: openai.OpenAI) -> None:
+    searchable, runnable = _file(client, "a.txt", b"alpha"), _file(client, "b.csv", b"1,2")
+    thread = client.beta.threads.create(
+        messages=[
+            {
+                "role": "user",
+                "content": "read these",
+                "attachments": [
+                    {"file_id": searchable, "tools": [{"type": "file_search"}]},
+                    {"file_id": runnable, "tools": [{"type": "code_interpreter"}]},
+                ],
+            }
+        ]
+    )
+    thread = client.beta.threads.retrieve(thread.id)
+    assert thread.tool_resources.code_interpreter.file_ids == [runnable]
+    (store_id,) = thread.tool_resources.file_search.vector_store_ids
+    store = client.vector_stores.retrieve(store_id)
+    assert store.expires_after is not None and store.expires_after.days == 7
+    assert [item.id for item in client.vector_stores.files.list(store_id).data] == [searchable]
+    client.beta.threads.messages.create(
+        thread_id=thread.id,
+        role="user",
+        content="and this",
+        attachments=[{"file_id": runnable, "tools": [{"type": "file_search"}]}],
+    )
+    assert client.beta.threads.retrieve(thread.id).tool_resources.file_search.vector_store_ids == [store_id]
+    assert client.vector_stores.retrieve(store_id).file_counts.total == 2
 
 
 def test_thread_crud(client: openai.OpenAI) -> None:
@@ -113,10 +183,13 @@ def test_thread_crud(client: openai.OpenAI) -> None:
     assert ID.match(thread.id) and thread.object == "thread"
     assert thread.metadata == {"user": "u1"} and thread.tool_resources.code_interpreter is None
     assert client.beta.threads.retrieve(thread.id) == thread
+    file_id = _file(client)
     updated = client.beta.threads.update(
-        thread.id, metadata={"user": "u2"}, tool_resources={"code_interpreter": {"file_ids": ["f"]}}
+        thread.id, metadata={"user": "u2"}, tool_resources={"code_interpreter": {"file_ids": [file_id]}}
     )
-    assert updated.metadata == {"user": "u2"} and updated.tool_resources.code_interpreter.file_ids == ["f"]
+    assert updated.metadata == {"user": "u2"} and updated.tool_resources.code_interpreter.file_ids == [
+        file_id
+    ]
     deleted = client.beta.threads.delete(thread.id)
     assert deleted.model_dump() == {"id": thread.id, "object": "thread.deleted", "deleted": True}
     with pytest.raises(openai.NotFoundError, match=f"No thread found with id '{thread.id}'."):
@@ -126,11 +199,12 @@ def test_thread_crud(client: openai.OpenAI) -> None:
 def test_message_crud_and_fields(server: LocalServer) -> None:
     with server.client() as client:
         thread = client.beta.threads.create()
+        file_x = _file(client)
         raw = client.beta.threads.messages.with_raw_response.create(
             thread_id=thread.id,
             role="user",
             content="What is 2+2?",
-            attachments=[{"file_id": "file-x", "tools": [{"type": "file_search"}]}],
+            attachments=[{"file_id": file_x, "tools": [{"type": "file_search"}]}],
             metadata={"n": "1"},
         )
         body = raw.http_response.json()
@@ -143,7 +217,7 @@ def test_message_crud_and_fields(server: LocalServer) -> None:
             "run_id": None,
             "role": "user",
             "content": [{"type": "text", "text": {"value": "What is 2+2?", "annotations": []}}],
-            "attachments": [{"file_id": "file-x", "tools": [{"type": "file_search"}]}],
+            "attachments": [{"file_id": file_x, "tools": [{"type": "file_search"}]}],
             "metadata": {"n": "1"},
             "status": "completed",
             "incomplete_details": None,
@@ -162,12 +236,13 @@ def test_message_crud_and_fields(server: LocalServer) -> None:
 
 def test_message_content_parts(client: openai.OpenAI) -> None:
     thread = client.beta.threads.create()
+    image = client.files.create(file=("cat.png", b"\x89PNG\r\n"), purpose="vision").id
     message = client.beta.threads.messages.create(
         thread_id=thread.id,
         role="user",
         content=[
             {"type": "text", "text": "Look at these"},
-            {"type": "image_file", "image_file": {"file_id": "file-img", "detail": "low"}},
+            {"type": "image_file", "image_file": {"file_id": image, "detail": "low"}},
             {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
         ],
     )

@@ -383,15 +383,16 @@ def test_run_without_user_message_greets(client: openai.OpenAI, assistant: Any) 
 
 
 def test_create_thread_and_run(client: openai.OpenAI, assistant: Any) -> None:
+    file_id = client.files.create(file=("data.csv", b"1,2"), purpose="assistants").id
     run = client.beta.threads.create_and_run_poll(
         assistant_id=assistant.id,
         thread={"messages": [{"role": "user", "content": "from a new thread"}], "metadata": {"k": "v"}},
-        tool_resources={"code_interpreter": {"file_ids": ["file-1"]}},
+        tool_resources={"code_interpreter": {"file_ids": [file_id]}},
     )
     assert run.status == "completed"
     thread = client.beta.threads.retrieve(run.thread_id)
     assert thread.metadata == {"k": "v"}
-    assert thread.tool_resources.code_interpreter.file_ids == ["file-1"]
+    assert thread.tool_resources.code_interpreter.file_ids == [file_id]
     messages = client.beta.threads.messages.list(thread_id=thread.id, order="asc").data
     assert [m.content[0].text.value for m in messages] == ["from a new thread", "You said: from a new thread"]
     empty = client.beta.threads.create_and_run_poll(assistant_id=assistant.id)

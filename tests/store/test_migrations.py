@@ -13,6 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import MetaData, inspect, text
 
 from assistdb.errors import SchemaTooNewError
+from assistdb.server import file_tables
 from assistdb.server.tables import metadata as server_metadata
 from assistdb.store import Database, Store, migrations
 from assistdb.store.schema import is_modelled, metadata
@@ -41,7 +42,19 @@ def test_autogenerate_finds_no_difference_between_models_and_migrations(database
         )
     store.close()
 
-    assert differences == []
+    assert file_tables.chunks.name in server_metadata.tables
+    assert [difference for difference in differences if not _full_text_index(difference)] == []
+
+
+def _full_text_index(difference: object) -> bool:
+    """FTS5's tables (SQLite), and the generated ``tsv`` column with its index (PostgreSQL), over
+    vector store chunks are made by revision 0006 in SQL the models do not express."""
+    if not isinstance(difference, tuple):
+        return False
+    if difference[0] == "remove_column":
+        return bool(difference[2] == "server_vector_store_chunks" and difference[3].name == "tsv")
+    name = getattr(difference[1], "name", "")
+    return str(name).startswith(("server_vector_store_chunks_fts", "ix_server_vector_store_chunks_fts"))
 
 
 def test_downgrade_to_base_and_upgrade_again(database_url: str) -> None:

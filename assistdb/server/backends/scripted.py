@@ -23,7 +23,7 @@ from assistdb.server.backends.base import (
     Usage,
 )
 from assistdb.server.config import ServerConfig
-from assistdb.server.scripted_model import read_script, reply_text, text_chunks, tokens
+from assistdb.server.scripted_model import SEARCH_FUNCTION, read_script, reply_text, text_chunks, tokens
 
 #: Share of ``run_latency`` a round spends before the model starts answering.
 QUEUED_SHARE = 0.1
@@ -70,6 +70,8 @@ class ScriptedBackend:
         if phase < len(rounds):
             calls = rounds[phase]
             offered = {tool["function"]["name"] for tool in request.tools if tool.get("type") == "function"}
+            if any(tool.get("type") == "file_search" for tool in request.tools):
+                offered.add(SEARCH_FUNCTION)
             unknown = [call.name for call in calls if call.name not in offered]
             if unknown:
                 await asyncio.sleep(phase_length)

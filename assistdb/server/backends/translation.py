@@ -7,7 +7,7 @@ lives apart from the HTTP client and is tested rule by rule:
 - each thread message becomes a ``user`` or ``assistant`` message, oldest first; a text-only
   message is sent as one string (its text parts joined by newlines), a message with images as
   content parts (``image_url`` parts as they are; an ``image_file`` becomes a text part naming
-  the file, because files are not served yet and the model cannot see them);
+  the file: the server keeps the file but does not send image bytes upstream yet);
 - each earlier tool round of the run becomes an assistant message with ``tool_calls``, then one
   ``tool`` message per call with the output the client submitted;
 - ``truncation_strategy: last_messages N`` keeps the newest N thread messages;
@@ -26,6 +26,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from assistdb.server import run_file_search
 from assistdb.server.backends.base import ModelError, ModelRequest, Obj, PromptTooLong, ToolRound
 
 #: Which request field carries the completion-token limit: OpenAI's current name, or the older
@@ -103,9 +104,13 @@ def tool_round_messages(round_: ToolRound) -> list[Obj]:
 
 
 def function_tools(tools: Sequence[Obj]) -> list[Obj]:
-    """The run's function tools in Chat Completions shape; other tool types are not offered."""
+    """The run's function tools in Chat Completions shape, with ``file_search`` as a function the
+    server runs itself (``run_file_search``); ``code_interpreter`` is not offered."""
     offered: list[Obj] = []
     for tool in tools:
+        if tool.get("type") == "file_search":
+            offered.append(run_file_search.function_tool())
+            continue
         if tool.get("type") != "function":
             continue
         function = _present(tool["function"], ("name", "description", "parameters", "strict"))
@@ -119,6 +124,8 @@ def tool_choice(choice: Any) -> Any:
         return choice if choice in ("none", "auto", "required") else None
     if isinstance(choice, dict) and choice.get("type") == "function" and choice.get("function"):
         return {"type": "function", "function": {"name": choice["function"]["name"]}}
+    if isinstance(choice, dict) and choice.get("type") == "file_search":
+        return {"type": "function", "function": {"name": run_file_search.FUNCTION_NAME}}
     return None
 
 

@@ -341,18 +341,22 @@ def test_json_response_formats_are_passed_on(build: Any) -> None:
     }
 
 
-def test_only_function_tools_are_offered(build: Any) -> None:
+def test_function_tools_and_file_search_are_offered(build: Any) -> None:
     tools = ({"type": "code_interpreter"}, {"type": "file_search", "file_search": {}}, WEATHER)
 
     body = build(request(tools=tools))
 
-    assert body["tools"] == [WEATHER]
+    assert [tool["function"]["name"] for tool in body["tools"]] == ["file_search", "get_weather"]
+    assert body["tools"][1] == WEATHER
+    assert body["tools"][0]["function"]["parameters"]["required"] == ["query"]
     assert body["tool_choice"] == "auto"
     assert body["parallel_tool_calls"] is True
 
 
 def test_without_function_tools_no_tool_settings_are_sent(build: Any) -> None:
-    body = build(request(tools=({"type": "file_search"},), tool_choice="required", parallel_tool_calls=False))
+    body = build(
+        request(tools=({"type": "code_interpreter"},), tool_choice="required", parallel_tool_calls=False)
+    )
 
     assert not {"tools", "tool_choice", "parallel_tool_calls"} & set(body)
 
@@ -367,7 +371,7 @@ def test_without_function_tools_no_tool_settings_are_sent(build: Any) -> None:
             {"type": "function", "function": {"name": "get_weather"}},
             {"type": "function", "function": {"name": "get_weather"}},
         ),
-        ({"type": "file_search"}, None),
+        ({"type": "file_search"}, {"type": "function", "function": {"name": "file_search"}}),
         ({"type": "code_interpreter"}, None),
     ],
 )

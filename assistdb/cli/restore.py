@@ -1,0 +1,97 @@
+"""``assistdb restore``: load archived objects into ``assistdb serve``'s database, IDs unchanged.
+
+The client side reads the source (:mod:`assistdb.audit.object_sources`), the server side loads
+plain bodies into its tables (:mod:`assistdb.server.restoring`); this command joins the two.
+"""
+
+from __future__ import annotations
+
+import click
+
+from assistdb.cli.options import json_option
+from assistdb.cli.output import emit_json, note
+from assistdb.errors import ConflictError
+
+_KIND_LABELS = {
+    "assistant": "assistants",
+    "thread": "threads",
+    "thread.message": "messages",
+    "thread.run": "runs",
+    "thread.run.step": "run steps",
+}
+SHOWN_PROBLEMS = 20
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters escaped, so remote data cannot drive the terminal."""
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+@click.command()
+@click.argument("source")
+@click.option(
+    "--database-url",
+    envvar="ASSISTDB_SERVER_DATABASE_URL",
+    default=None,
+    help="The server's database [env ASSISTDB_SERVER_DATABASE_URL; default: as `assistdb serve`].",
+)
+@click.option(
+    "--allow-unverified", is_flag=True, help="Restore an archive or export whose hash chains do not verify."
+)
+@click.option("--dry-run", is_flag=True, help="Check and count what would be restored; write nothing.")
+@json_option
+def restore(
+    source: str, database_url: str | None, allow_unverified: bool, dry_run: bool, as_json: bool
+) -> None:
+    """Load an archive, an export or raw API objects into `assistdb serve`'s database.
+
+    SOURCE is an archive's database URL, a file written by `assistdb audit export`, or a .jsonl
+    file or folder of Assistants API objects. Assistants, threads, messages, runs and steps keep
+    their IDs, timestamps and order. Objects already there unchanged are skipped; an ID there with
+    other content is a conflict and nothing is written (exit 8). A run that was still active is
+    restored as expired.
+    """
+    from assistdb.audit.object_sources import read_objects
+    from assistdb.server.config import ServerConfig
+    from assistdb.server.restoring import RestoreError, restore_objects
+    from assistdb.server.storage import default_server_database_url, open_state
+
+    objects = read_objects(source, allow_unverified=allow_unverified)
+    url = database_url or default_server_database_url()
+    store = open_state(ServerConfig(database_url=url))
+    try:
+        report = restore_objects(store, objects.bodies(), dry_run=dry_run)
+    except RestoreError as exc:
+        for problem in exc.problems[:SHOWN_PROBLEMS]:
+            note(f"  {printable(problem)}")
+        if len(exc.problems) > SHOWN_PROBLEMS:
+            note(f"  ... and {len(exc.problems) - SHOWN_PROBLEMS} more")
+        raise ConflictError(
+            f"{exc}; nothing was restored",
+            hint="restore into another database, or delete the objects named from the server first",
+        ) from None
+    finally:
+        store.database.dispose()
+    if as_json:
+        emit_json(
+            {
+                "source": objects.description,
+                "verified": objects.verified,
+                "dry_run": dry_run,
+                "added": report.added,
+                "unchanged": report.unchanged,
+                "expired_runs": report.expired_runs,
+                "skipped": objects.skipped,
+            }
+        )
+        return
+    verb = "would restore" if dry_run else "restored"
+    counts = ", ".join(f"{report.added[kind]} {label}" for kind, label in _KIND_LABELS.items())
+    note(f"{verb} {counts} from {printable(objects.description)}")
+    unchanged = sum(report.unchanged.values())
+    if unchanged:
+        note(f"{unchanged} object(s) were already there, unchanged")
+    for run_id in report.expired_runs:
+        note(f"run {printable(run_id)} was still active in the source; restored as expired")
+    if objects.skipped:
+        note(f"{objects.skipped} object(s) of other kinds or deletion markers were skipped")

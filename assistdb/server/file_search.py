@@ -1,0 +1,168 @@
+"""Chunking files into a vector store's full-text index, and searching it.
+
+Tokens are approximated as words and single punctuation marks (no tokenizer is bundled); a
+chunk is ``max_chunk_size_tokens`` of them, the next one starting ``chunk_overlap_tokens``
+before the previous one ended, and keeps the original text between its first and last token.
+``auto`` is 800 tokens with 400 overlap, as the real API documented. Ranking is lexical: FTS5's
+BM25 (Porter stemming) on SQLite, ``ts_rank_cd`` (English stemming) on PostgreSQL; a chunk
+matches if it holds any query word, and scores are relative to the best match of the search.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, text
+
+from assistdb.server import file_tables
+
+#: What ``auto`` chunking means, as the real API documented it.
+AUTO_MAX_TOKENS = 800
+AUTO_OVERLAP_TOKENS = 400
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+_TERM = re.compile(r"\w+")
+MAX_TERMS = 64
+CANDIDATES = 1000
+
+
+class UnsupportedFile(Exception):
+    """The file's content is not text this server can index."""
+
+
+def extract_text(content: bytes) -> str:
+    """The text of a file: UTF-8 (a BOM is dropped); binary content is refused."""
+    if b"\x00" in content:
+        raise UnsupportedFile("the file is binary; only UTF-8 text files can be searched")
+    try:
+        return content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise UnsupportedFile("the file is not UTF-8 text; only UTF-8 text files can be searched") from None
+
+
+def chunk(text_: str, max_tokens: int, overlap: int) -> list[str]:
+    """Split text into overlapping windows of approximate tokens."""
+    spans = [match.span() for match in _TOKEN.finditer(text_)]
+    if not spans:
+        return []
+    step = max(1, max_tokens - overlap)
+    pieces: list[str] = []
+    for start in range(0, len(spans), step):
+        end = min(start + max_tokens, len(spans))
+        pieces.append(text_[spans[start][0] : spans[end - 1][1]])
+        if end == len(spans):
+            break
+    return pieces
+
+
+def index_file(connection: Connection, vector_store_id: str, file_id: str, pieces: Sequence[str]) -> None:
+    """Replace the file's chunks in the store's index."""
+    unindex_file(connection, vector_store_id, file_id)
+    if pieces:
+        connection.execute(
+            insert(file_tables.chunks),
+            [
+                {"vector_store_id": vector_store_id, "file_id": file_id, "n": n, "text": piece}
+                for n, piece in enumerate(pieces)
+            ],
+        )
+
+
+def unindex_file(connection: Connection, vector_store_id: str | None, file_id: str) -> None:
+    table = file_tables.chunks
+    conditions = [table.c.file_id == file_id]
+    if vector_store_id is not None:
+        conditions.append(table.c.vector_store_id == vector_store_id)
+    connection.execute(delete(table).where(*conditions))
+
+
+def unindex_store(connection: Connection, vector_store_id: str) -> None:
+    table = file_tables.chunks
+    connection.execute(delete(table).where(table.c.vector_store_id == vector_store_id))
+
+
+@dataclass(frozen=True)
+class Hit:
+    vector_store_id: str
+    file_id: str
+    text: str
+    score: float
+
+
+def terms(queries: Sequence[str]) -> list[str]:
+    """The distinct lower-cased words of the queries (any of them may match)."""
+    found: dict[str, None] = {}
+    for query in queries:
+        for term in _TERM.findall(query.lower()):
+            found.setdefault(term, None)
+    return list(found)[:MAX_TERMS]
+
+
+def search(connection: Connection, store_ids: Sequence[str], queries: Sequence[str]) -> list[Hit]:
+    """Chunks of the given stores matching any query word, best first (at most ``CANDIDATES``)."""
+    words = terms(queries)
+    if not words or not store_ids:
+        return []
+    if connection.dialect.name == "postgresql":
+        statement = text(
+            "SELECT c.vector_store_id, c.file_id, c.text, "
+            "ts_rank_cd(c.tsv, q, 32) AS rank "
+            "FROM server_vector_store_chunks c, to_tsquery('english', :q) q "
+            "WHERE c.vector_store_id IN :stores AND c.tsv @@ q "
+            "ORDER BY rank DESC, c.seq LIMIT :n"
+        ).bindparams(bindparam("stores", expanding=True))
+        query = " | ".join(words)
+        rows = connection.execute(statement, {"q": query, "stores": list(store_ids), "n": CANDIDATES})
+        return _relative([Hit(row[0], row[1], row[2], float(row[3])) for row in rows])
+    statement = text(
+        "SELECT c.vector_store_id, c.file_id, c.text, bm25(server_vector_store_chunks_fts) AS rank "
+        "FROM server_vector_store_chunks_fts JOIN server_vector_store_chunks c "
+        "ON c.seq = server_vector_store_chunks_fts.rowid "
+        "WHERE server_vector_store_chunks_fts MATCH :q AND c.vector_store_id IN :stores "
+        "ORDER BY rank, c.seq LIMIT :n"
+    ).bindparams(bindparam("stores", expanding=True))
+    query = " OR ".join(f'"{word}"' for word in words)
+    rows = connection.execute(statement, {"q": query, "stores": list(store_ids), "n": CANDIDATES})
+    return _relative([Hit(row[0], row[1], row[2], max(0.0, -float(row[3]))) for row in rows])
+
+
+def _relative(hits: list[Hit]) -> list[Hit]:
+    """Scores in 0..1 relative to the best hit (1.0): raw BM25 and ``ts_rank_cd`` values depend on
+    the corpus and mean nothing on their own."""
+    best = max((hit.score for hit in hits), default=0.0)
+    if best <= 0:
+        return [Hit(hit.vector_store_id, hit.file_id, hit.text, 1.0) for hit in hits]
+    return [Hit(hit.vector_store_id, hit.file_id, hit.text, hit.score / best) for hit in hits]
+
+
+def matches(filters: dict[str, Any] | None, attributes: dict[str, Any]) -> bool:
+    """Whether a file's attributes pass a comparison or compound filter (as dumped from the request)."""
+    if filters is None:
+        return True
+    kind = filters["type"]
+    if kind in ("and", "or"):
+        results = (matches(inner, attributes) for inner in filters["filters"])
+        return all(results) if kind == "and" else any(results)
+    key, wanted = filters["key"], filters["value"]
+    if key not in attributes:
+        return kind in ("ne", "nin")
+    value = attributes[key]
+    if kind == "eq":
+        return bool(value == wanted)
+    if kind == "ne":
+        return bool(value != wanted)
+    if kind in ("in", "nin"):
+        inside = isinstance(wanted, list) and value in wanted
+        return inside if kind == "in" else not inside
+    try:
+        if kind == "gt":
+            return bool(value > wanted)
+        if kind == "gte":
+            return bool(value >= wanted)
+        if kind == "lt":
+            return bool(value < wanted)
+        return bool(value <= wanted)
+    except TypeError:
+        return False

@@ -1,0 +1,65 @@
+"""``assistdb files`` and ``assistdb vector-stores`` against a local server, through the real CLI."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from tests.cli.conftest import Cli, assert_one_line_error
+
+
+def test_files_round_trip(sqlite_cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "notes.txt"
+    content = b"Zebras are striped.\nPenguins cannot fly.\n" * 50_000
+    source.write_bytes(content)
+    (uploaded,) = sqlite_cli.json("files", "upload", str(source))
+    assert (uploaded["filename"], uploaded["bytes"], uploaded["purpose"]) == (
+        "notes.txt",
+        len(content),
+        "assistants",
+    )
+    listed = sqlite_cli.json("files", "list")
+    assert [item["id"] for item in listed] == [uploaded["id"]]
+    assert sqlite_cli.json("files", "show", uploaded["id"])["id"] == uploaded["id"]
+    assert "notes.txt" in sqlite_cli.ok("files", "list").stdout
+
+    target = tmp_path / "copy.txt"
+    sqlite_cli.ok("files", "download", uploaded["id"], "-o", str(target))
+    assert hashlib.sha256(target.read_bytes()).digest() == hashlib.sha256(content).digest()
+    target.write_bytes(b"mine")
+    refused = sqlite_cli("files", "download", uploaded["id"], "-o", str(target))
+    assert_one_line_error(refused, 2, "exists")
+    assert target.read_bytes() == b"mine"
+    assert not [path for path in tmp_path.iterdir() if path.name.endswith(".part")]
+
+    missing = sqlite_cli("files", "show", "file-missing")
+    assert_one_line_error(missing, 3, "No file found")
+    assert sqlite_cli.json("files", "delete", uploaded["id"], "--yes")["deleted"] is True
+    assert sqlite_cli.json("files", "list") == []
+
+
+def test_vector_stores(sqlite_cli: Cli, tmp_path: Path) -> None:
+    zoo = tmp_path / "zoo.txt"
+    zoo.write_text("Zebras are striped. Penguins cannot fly.")
+    rust = tmp_path / "rust.txt"
+    rust.write_text("Rust is a programming language.")
+    (rust_file,) = sqlite_cli.json("files", "upload", str(rust))
+    store = sqlite_cli.json("vector-stores", "create", "--name", "zoo", "--expires-after-days", "3")
+    assert store["name"] == "zoo" and store["expires_after"]["days"] == 3
+    batch = sqlite_cli.json("vector-stores", "add-files", store["id"], str(zoo), rust_file["id"])
+    assert batch["status"] == "completed" and batch["file_counts"]["completed"] == 2
+    shown = sqlite_cli.json("vector-stores", "show", store["id"])
+    assert shown["vector_store"]["file_counts"]["total"] == 2 and len(shown["files"]) == 2
+    results = sqlite_cli.json("vector-stores", "search", store["id"], "penguins")
+    assert [item["filename"] for item in results] == ["zoo.txt"]
+    assert "zoo.txt" in sqlite_cli.ok("vector-stores", "search", store["id"], "penguins").stdout
+    assert [item["id"] for item in sqlite_cli.json("vector-stores", "list")] == [store["id"]]
+    assert sqlite_cli.json("vector-stores", "delete", store["id"], "--yes")["deleted"] is True
+    missing = sqlite_cli("vector-stores", "show", store["id"])
+    assert_one_line_error(missing, 3, "No vector store found")
+
+
+def test_empty_file_is_refused_before_upload(sqlite_cli: Cli, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    assert_one_line_error(sqlite_cli("files", "upload", str(empty)), 2, "empty")
