@@ -19,6 +19,9 @@ SCRIPTS = [
     ("bench_upstream_ttft", False),
     ("bench_cli", True),
     ("bench_runtime_ttft", False),
+    ("bench_runtime_tools", False),
+    ("bench_runtime_scaling", True),
+    ("bench_runtime_memory", False),
     ("bench_files", True),
     ("bench_migrate", True),
 ]

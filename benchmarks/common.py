@@ -9,14 +9,39 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 
 @contextmanager
 def server_process(*options: str, api_key: str | None = None) -> Iterator[str]:
+    """``assistdb serve`` in a subprocess on a free port; yields its base URL."""
+    with served(*options, api_key=api_key) as server:
+        yield server.url
+
+
+@dataclass(frozen=True)
+class Served:
+    """A running ``assistdb serve`` subprocess: its base URL (``.../v1``) and process ID."""
+
+    url: str
+    pid: int
+
+    def rss_mb(self) -> float:
+        """Resident memory of the process now (Linux ``/proc``)."""
+        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError(f"no VmRSS for process {self.pid}")
+
+
+@contextmanager
+def served(*options: str, api_key: str | None = None) -> Iterator[Served]:
     """``assistdb serve`` in a subprocess on a free port, with a database of its own unless
-    ``options`` name one; yields its base URL. The key goes by environment, as serve requires."""
+    ``options`` name one, stopped (SIGTERM) afterwards. The key goes by environment, as serve
+    requires."""
     with tempfile.TemporaryDirectory(prefix="assistdb-bench-") as folder:
         database = (
             [] if "--database-url" in options else ["--database-url", f"sqlite:///{folder}/server.sqlite3"]
@@ -33,10 +58,14 @@ def server_process(*options: str, api_key: str | None = None) -> Iterator[str]:
             line = process.stdout.readline()
             if "listening on" not in line:
                 raise RuntimeError(f"the server did not start: {line!r}")
-            yield line.rsplit(" ", 1)[-1].strip()
+            yield Served(line.rsplit(" ", 1)[-1].strip(), process.pid)
         finally:
             process.terminate()
-            process.wait(10)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
 
 
 @contextmanager

@@ -34,6 +34,9 @@ def test_every_benchmark_runs_at_tiny_sizes() -> None:
         "Start-up time",
         "Full-text search over",
         "Time to first token of a streamed run through the runtime",
+        "Two-round tool run through the runtime",
+        "Runs per second with 1, 2 and 4 server processes",
+        "Server RSS with",
         "Files and vector stores on assistdb serve",
         "Migration to Conversations",
     ):

@@ -8,8 +8,10 @@ its lease lapsed, or they were handed over at shutdown). A round that is run aga
 step and message it had opened, so a reply is never written twice nor lost.
 
 Everything the driver changes is written, with its stream events, in one transaction per
-transition; a text or tool-call delta appends one event. Streams read those events back from
-the database, woken in-process as soon as they are written, or by a short poll elsewhere.
+transition. Text and tool-call deltas the model sends together are written together, as soon as
+it has nothing more ready (or with the next transition). Streams read those events back from the
+database, woken in-process as soon as they are written, by PostgreSQL's NOTIFY in other
+processes (``event_wakeups``), or by a short poll.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from assistdb.server.backends.base import (
 )
 from assistdb.server.backends.scripted import ExpireRun, unknown_function_message
 from assistdb.server.config import ServerConfig
+from assistdb.server.event_wakeups import EventWakeups
 from assistdb.server.objects import Obj
 from assistdb.server.state import RunRow, Store, Tx
 
@@ -66,8 +69,13 @@ class _Round:
     message_id: str | None = None
     calls: dict[int, Obj] = field(default_factory=dict)
     step_open: bool = False
+    step_id: str | None = None
+    #: Delta events not written yet (name, payload): they go in the next write (see ``_consume``).
+    pending: list[tuple[str, Obj]] = field(default_factory=list)
     #: The server answered this round's calls itself (file_search): the run goes on at once.
     again: bool = False
+    #: The run object as the round began (its tools decide how tool-call deltas are shown).
+    run_obj: Obj = field(default_factory=dict)
 
 
 def new_owner_id() -> str:
@@ -95,15 +103,26 @@ class Runtime:
         self._waiters: dict[str, set[asyncio.Event]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._wakeups: EventWakeups | None = None
         self._last_prune = 0.0
         #: The text of each round in progress here, kept on the message if the round stops early.
         self._texts: dict[str, list[str]] = {}
+        #: The delta events of each round in progress here that are not written yet.
+        self._pending: dict[str, list[tuple[str, Obj]]] = {}
 
     # lifecycle of the runtime -----------------------------------------------------------------
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
         self._sweeper = self._loop.create_task(self._sweep_forever())
+        if self.store.database.dialect == "postgresql":
+            self._wakeups = EventWakeups(self.store.database.url, self._loop, self._wake_from_elsewhere)
+            self._wakeups.start()
+
+    def _wake_from_elsewhere(self, run_id: str) -> None:
+        """Another process wrote events of ``run_id``: wake its streams here (ours wake anyway)."""
+        if run_id not in self.tasks:
+            self.notify(run_id)
 
     async def stop(self) -> None:
         """Stop driving: abort the model requests and hand the runs over to any other process."""
@@ -118,6 +137,9 @@ class Runtime:
             with contextlib.suppress(BaseException):
                 await task
         self._sweeper = None
+        if self._wakeups is not None:
+            await asyncio.to_thread(self._wakeups.stop)
+            self._wakeups = None
         try:
             with self.store.writing() as tx:
                 table = tables.runs
@@ -223,6 +245,7 @@ class Runtime:
                 del self.tasks[run_id]
             self._cancels.discard(run_id)
             self._texts.pop(run_id, None)
+            self._pending.pop(run_id, None)
 
     def _transition(
         self,
@@ -231,12 +254,21 @@ class Runtime:
         *,
         allow_cancelling: bool = False,
     ) -> None:
-        """Apply ``change`` if this process still drives the run; a cancel seen here wins."""
+        """Apply ``change`` if this process still drives the run; a cancel seen here wins.
+
+        The round's delta events not written yet go first, in the same transaction."""
         now = self.clock()
         outcome = "changed"
+        waiting = self._pending.get(run_id)
+        pending = list(waiting or ())
+        if waiting:
+            waiting.clear()
         try:
             with self.store.writing() as tx:
                 row = tx.run_by_id(run_id, lock=True)
+                if row is not None and row.owner == self.owner and pending:
+                    for event, payload in pending:
+                        tx.add_event(run_id, event, payload, now)
                 if row is None or row.owner != self.owner:
                     outcome = "lost"
                 elif row.status == "cancelling":
@@ -251,9 +283,29 @@ class Runtime:
         if outcome == "lost" or (outcome == "cancelled" and not allow_cancelling):
             raise _RoundOver
 
+    def _fresh_request(self, run_id: str, now: float) -> tuple[RunRow, ModelRequest] | None:
+        """The round's request read without a write, when this process claimed the run just now
+        (a handler created it or took its tool outputs): there is nothing to change before asking
+        the model, so the write transaction (and on PostgreSQL its commit's flush) is saved."""
+        with self.store.reading() as tx:
+            row = tx.run_by_id(run_id)
+            if (
+                row is None
+                or row.owner != self.owner
+                or row.status not in ("queued", "in_progress")
+                or lifecycle.is_overdue(row, now)
+                or (row.lease_until or 0.0) - now < self.config.lease_seconds / 2
+            ):
+                return None
+            return row, _request(tx, row)
+
     async def _round(self, run_id: str) -> bool:
         """Drive one round; True if the run goes straight on to another (file_search answered)."""
         now = self.clock()
+        fresh = self._fresh_request(run_id, now)
+        if fresh is not None:
+            return await self._ask(run_id, *fresh)
+        request: ModelRequest | None
         with self.store.writing() as tx:
             row = tx.run_by_id(run_id, lock=True)
             if row is None or row.owner != self.owner:
@@ -273,8 +325,14 @@ class Runtime:
         self.notify(run_id)
         if request is None:
             return False
-        state = _Round(started=row.status == "in_progress")
+        return await self._ask(run_id, row, request)
+
+    async def _ask(self, run_id: str, row: RunRow, request: ModelRequest) -> bool:
+        """One round: ask the model and record its answer as it comes; True if the run goes
+        straight on to another round."""
+        state = _Round(started=row.status == "in_progress", run_obj=row.obj)
         self._texts[run_id] = state.text
+        self._pending[run_id] = state.pending
         deadline = row.expire_at
         answer = self.backend.answer(request)
         try:
@@ -298,6 +356,12 @@ class Runtime:
             while True:
                 if next_event is None:
                     next_event = asyncio.ensure_future(iterator.__anext__())
+                if state.pending:
+                    # Deltas the model sent together are written together; as soon as it has
+                    # nothing more ready, what arrived is written, so streams see it at once.
+                    await asyncio.sleep(0)
+                    if not next_event.done():
+                        self._write_pending(run_id, state)
                 now = self.clock()
                 timeout = deadline - now
                 if not state.started:
@@ -360,19 +424,34 @@ class Runtime:
             return
         if not delta.text:
             return
-        with self.store.writing() as tx:
-            self._text_event(tx, run_id, state, delta.text, self.clock())
+        state.pending.append(("thread.message.delta", self._text_delta(state, delta.text)))
+
+    def _write_pending(self, run_id: str, state: _Round) -> None:
+        """Write the round's delta events that are waiting, in one transaction.
+
+        Deltas are only for streams (the message's text is written when the round ends, and a
+        round run again starts over), so on PostgreSQL their commit does not wait for the flush
+        to disk; every transition still does."""
+        if not state.pending:
+            return
+        now = self.clock()
+        with self.store.writing(durable=False) as tx:
+            for event, payload in state.pending:
+                tx.add_event(run_id, event, payload, now)
+        state.pending.clear()
         self.notify(run_id)
 
-    def _text_event(self, tx: Tx, run_id: str, state: _Round, text: str, now: float) -> None:
+    def _text_delta(self, state: _Round, text: str) -> Obj:
         part: Obj = {"value": text, "annotations": []} if not state.text else {"value": text}
         state.text.append(text)
-        payload = {
+        return {
             "id": state.message_id,
             "object": "thread.message.delta",
             "delta": {"content": [{"index": 0, "type": "text", "text": part}]},
         }
-        tx.add_event(run_id, "thread.message.delta", payload, now)
+
+    def _text_event(self, tx: Tx, run_id: str, state: _Round, text: str, now: float) -> None:
+        tx.add_event(run_id, "thread.message.delta", self._text_delta(state, text), now)
 
     def _tool_call(self, run_id: str, state: _Round, delta: ToolCallDelta) -> None:
         call = state.calls.get(delta.index)
@@ -398,20 +477,22 @@ class Runtime:
                 lifecycle.open_tool_step(tx, row, now)
                 tx.save_run(row)
                 state.step_open = True
-            shown = run_file_search.stream_delta(row.obj, call["name"], tool_call, first)
+                state.step_id = row.driver["step_id"]
+            payload = step_payload(row.obj)
+            if payload is not None:
+                tx.add_event(run_id, "thread.run.step.delta", payload, now)
+
+        def step_payload(run_obj: Obj) -> Obj | None:
+            shown = run_file_search.stream_delta(run_obj, call["name"], tool_call, first)
             if shown is None:
-                return
+                return None
             step_delta = {"step_details": {"type": "tool_calls", "tool_calls": [shown]}}
-            payload = {"id": row.driver["step_id"], "object": "thread.run.step.delta", "delta": step_delta}
-            tx.add_event(run_id, "thread.run.step.delta", payload, now)
+            return {"id": state.step_id, "object": "thread.run.step.delta", "delta": step_delta}
 
         if state.step_open:
-            with self.store.writing() as tx:
-                row = tx.run_by_id(run_id)
-                if row is None:
-                    raise _RoundOver
-                record(tx, row, self.clock())
-            self.notify(run_id)
+            payload = step_payload(state.run_obj)
+            if payload is not None:
+                state.pending.append(("thread.run.step.delta", payload))
         else:
             self._transition(run_id, record)
             state.started = True

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from assistdb.server import tables
 from assistdb.server.errors import invalid, not_found
+from assistdb.server.event_wakeups import CHANNEL
 from assistdb.server.ids import IdFactory
 from assistdb.server.objects import Obj
 from assistdb.server.pagination import PageRequest
@@ -74,6 +75,7 @@ class Tx:
     def __init__(self, connection: Connection, ids: IdFactory) -> None:
         self.connection = connection
         self.ids = ids
+        self._events: dict[str, list[tuple[str, str, float]]] = {}
 
     def new_id(self, prefix: str) -> str:
         return self.ids.new(prefix)
@@ -284,22 +286,36 @@ class Tx:
 
     # run events -------------------------------------------------------------------------------
 
-    def add_event(self, run_id: str, event: str, payload: Obj, now: float) -> int:
-        """Append an event to the run's stream; its number comes from the run row, whose lock
-        orders concurrent writers, so readers never see a later event before an earlier one."""
+    def add_event(self, run_id: str, event: str, payload: Obj, now: float) -> None:
+        """Append an event to the run's stream (encoded now: the payload may change later).
+
+        Events are written together when the transaction ends (``flush_events``): one statement
+        numbers a run's batch from its row, whose lock orders concurrent writers, so readers never
+        see a later event before an earlier one; one more inserts the batch.
+        """
+        self._events.setdefault(run_id, []).append((event, encode(payload), now))
+
+    def flush_events(self) -> None:
+        """Write the events added so far (``Store.writing`` calls it before committing)."""
         table = tables.runs
-        n = self.connection.execute(
-            update(table)
-            .where(table.c.id == run_id)
-            .values(event_count=table.c.event_count + 1)
-            .returning(table.c.event_count)
-        ).scalar_one()
-        self.connection.execute(
-            insert(tables.run_events).values(
-                run_id=run_id, n=n, event=event, data=encode(payload), created_at=now
-            )
-        )
-        return int(n)
+        pending, self._events = self._events, {}
+        for run_id, events in pending.items():
+            last = self.connection.execute(
+                update(table)
+                .where(table.c.id == run_id)
+                .values(event_count=table.c.event_count + len(events))
+                .returning(table.c.event_count)
+            ).scalar()
+            if last is None:  # the run was deleted in this transaction
+                continue
+            first = int(last) - len(events) + 1
+            rows = [
+                {"run_id": run_id, "n": first + k, "event": event, "data": data, "created_at": now}
+                for k, (event, data, now) in enumerate(events)
+            ]
+            self.connection.execute(insert(tables.run_events), rows)
+            if self.connection.dialect.name == "postgresql":
+                self.connection.execute(select(func.pg_notify(CHANNEL, run_id)))
 
     def events_after(self, run_id: str, after: int, limit: int = 500) -> list[tuple[int, str, str]]:
         table = tables.run_events
@@ -312,6 +328,7 @@ class Tx:
         return [(int(row.n), str(row.event), str(row.data)) for row in rows]
 
     def event_count(self, run_id: str) -> int:
+        self.flush_events()
         found = self.connection.execute(
             select(tables.runs.c.event_count).where(tables.runs.c.id == run_id)
         ).scalar()
@@ -405,6 +422,13 @@ class Store:
             yield Tx(connection, self.ids)
 
     @contextmanager
-    def writing(self) -> Iterator[Tx]:
+    def writing(self, *, durable: bool = True) -> Iterator[Tx]:
+        """A write transaction; ``durable=False`` lets PostgreSQL commit it without waiting for
+        its flush to disk (still atomic and at once visible; only for what can be lost in a
+        crash of the database server, such as stream deltas)."""
         with self.database.write() as connection:
-            yield Tx(connection, self.ids)
+            if not durable and self.database.dialect == "postgresql":
+                connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            tx = Tx(connection, self.ids)
+            yield tx
+            tx.flush_events()

@@ -1,9 +1,9 @@
 """Server-sent events for ``stream: true``: a run's events, in order, until it rests.
 
 The stream reads the run's events back from the database, from the point the request began,
-so it works on any process: woken at once when this process drives the run, polling briefly
-when another one does. The stream is only an observer: if the client goes away the run carries
-on exactly as if it were being polled.
+so it works on any process: woken at once when this process drives the run or (on PostgreSQL)
+when another process writes its events, polling briefly as a fallback. The stream is only an
+observer: if the client goes away the run carries on exactly as if it were being polled.
 """
 
 from __future__ import annotations
