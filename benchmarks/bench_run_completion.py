@@ -15,7 +15,7 @@ Method
   delay ``detected - (t0 + L)`` therefore overstates every method's delay by that same trip.
   ``completed_at`` is in whole seconds, too coarse to use.
 * Detection: for the SDK, the moment ``create_and_poll`` returns (its last retrieve brought the
-  terminal status). For assistdb, the ``observed_at_us`` of the run's terminal version in the
+  terminal status). For assistdb, the ``observed_at`` of the run's terminal version in the
   archive: it is stamped when that state is written, right after it arrived, so it is if
   anything late. assistdb then archives the run's steps and messages before returning; the
   time to return is reported separately.
@@ -130,7 +130,7 @@ def assistdb_run(server: Server, db: AssistDB, assistant_id: str, latency: float
     assert run.status == "completed", run.status
     terminal = next(v for v in db.runs.history(run.id) if v.body["status"] == "completed")
     end = started + latency
-    return Sample(terminal.observed_at_us / 1e6 - end, returned - end, counts["status"], counts["all"])
+    return Sample(terminal.observed_at.timestamp() - end, returned - end, counts["status"], counts["all"])
 
 
 def measure(latency: float, runs: int, warmup: int, database_url: str) -> list[Result]:

@@ -39,6 +39,9 @@ def create_response_validator() -> Draft202012Validator:
 
 def test_assistants_become_valid_responses_requests(sqlite_cli: Cli) -> None:
     sdk = sqlite_cli.sdk
+    # tool resources name real objects (the server checks them)
+    store = sdk.vector_stores.create(name="notes")
+    upload = sdk.files.create(file=("data.csv", b"a,b\n1,2\n", "text/csv"), purpose="assistants")
     full = sdk.beta.assistants.create(
         model="gpt-4o",
         name="Researcher",
@@ -58,8 +61,8 @@ def test_assistants_become_valid_responses_requests(sqlite_cli: Cli) -> None:
             {"type": "code_interpreter"},
         ],
         tool_resources={
-            "file_search": {"vector_store_ids": ["vs_abc"]},
-            "code_interpreter": {"file_ids": ["file-1"]},
+            "file_search": {"vector_store_ids": [store.id]},
+            "code_interpreter": {"file_ids": [upload.id]},
         },
         temperature=0.2,
         top_p=0.9,
@@ -82,8 +85,8 @@ def test_assistants_become_valid_responses_requests(sqlite_cli: Cli) -> None:
                 "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
                 "strict": True,
             },
-            {"type": "file_search", "vector_store_ids": ["vs_abc"], "max_num_results": 5},
-            {"type": "code_interpreter", "container": {"type": "auto", "file_ids": ["file-1"]}},
+            {"type": "file_search", "vector_store_ids": [store.id], "max_num_results": 5},
+            {"type": "code_interpreter", "container": {"type": "auto", "file_ids": [upload.id]}},
         ],
         "temperature": 0.2,
         "top_p": 0.9,
