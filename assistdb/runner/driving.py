@@ -75,7 +75,8 @@ class Submit:
 
 @dataclass(frozen=True)
 class Cancel:
-    """Cancel the run and archive the answer; answers :class:`Observed`."""
+    """Cancel the run and archive the answer; answers :class:`Observed`, or None if no run
+    was ever created."""
 
 
 @dataclass(frozen=True)
@@ -223,16 +224,19 @@ def _time_out(session: RunSession, cancel: bool) -> Generator[Effect, Any, None]
 
 
 def _cancel_quietly(session: RunSession) -> Generator[Effect, Any, str]:
-    if not session.has_run:
-        return "the run may not have been created"
-    run = session.run
-    if is_terminal(run.status):
-        return f"run {run.id} had already ended ({run.status})"
+    # The run may exist even though the core has not seen it: an interrupt can land between the
+    # create response and its archiving. Cancel answers None when no run ID came back at all.
+    if session.has_run and is_terminal(session.run.status):
+        return f"run {session.run.id} had already ended ({session.run.status})"
     try:
-        session.observe((yield Cancel()))
+        seen: Observed | None = yield Cancel()
     except AssistDBError as exc:
-        return f"cancelling run {run.id} failed: {exc.message}"
-    return f"run {run.id} was cancelled"
+        which = f"run {session.run.id}" if session.has_run else "the run"
+        return f"cancelling {which} failed: {exc.message}"
+    if seen is None:
+        return "the run may not have been created"
+    session.observe(seen)
+    return f"run {session.run.id} was cancelled"
 
 
 def _interrupt_hint(session: RunSession) -> str:

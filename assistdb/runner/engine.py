@@ -199,6 +199,8 @@ class RunEngine:
         if isinstance(effect, Submit):
             return (yield from self._submit(effect, target, session, on_event))
         if isinstance(effect, Cancel):
+            if target.run_id is None:
+                return None
             request = Api(lambda c: c.beta.threads.runs.cancel, (target.known_run_id,), _in(target), raw=True)
             return (yield from self._observe(request, target))
         if isinstance(effect, Collect):

@@ -225,6 +225,9 @@ def translate_errors(database: Database) -> Iterator[None]:
     try:
         yield
     except sa_exc.DBAPIError as exc:
+        interrupt = _interrupt_behind(exc)
+        if interrupt is not None:
+            raise interrupt from None
         text = str(exc.orig if exc.orig is not None else exc).lower()
         where = database.display_url
         if any(marker in text for marker in _DAMAGED):
@@ -263,3 +266,23 @@ def translate_errors(database: Database) -> Iterator[None]:
                 hint="check that the server is running and the URL is right",
             ) from exc
         raise
+
+
+def _interrupt_behind(exc: BaseException) -> KeyboardInterrupt | None:
+    """The Ctrl-C that a driver error was raised while cleaning up after, if any.
+
+    Ctrl-C can land inside the driver (psycopg mid-statement, or SQLAlchemy's pre-ping); the
+    clean-up that follows then fails on the half-used connection and hides the interrupt. The
+    user pressed Ctrl-C, so that is what must reach them (the pool has dropped the connection).
+    """
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, KeyboardInterrupt):
+            return current
+        stack += [current.__context__, current.__cause__, getattr(current, "orig", None)]
+    return None

@@ -250,6 +250,8 @@ def test_ctrl_c_cancels_the_run_and_raises_interrupted() -> None:
 
 def test_ctrl_c_before_the_run_exists_cancels_nothing() -> None:
     def interrupt(effect: Effect) -> Any:
+        if isinstance(effect, Cancel):
+            return None  # the engine knows of no run ID
         raise KeyboardInterrupt
 
     result, effects = play(
@@ -257,7 +259,25 @@ def test_ctrl_c_before_the_run_exists_cancels_nothing() -> None:
         interrupt,
     )
     assert isinstance(result, Interrupted) and "may not have been created" in result.message
-    assert kinds(effects) == ["Create"]
+    assert kinds(effects) == ["Create", "Cancel"]
+
+
+def test_ctrl_c_while_the_new_run_is_archived_still_cancels_it() -> None:
+    clock = Clock()
+
+    def interrupt_archiving(effect: Effect) -> Any:
+        if isinstance(effect, Create):
+            raise KeyboardInterrupt  # the run exists; the core has not seen it yet
+        if isinstance(effect, Cancel):
+            return seen(clock, "cancelling")
+        return None
+
+    result, effects = play(
+        drive(session(clock), Create({}, False), tools=None, cancel_on_timeout=True, stream=False),
+        interrupt_archiving,
+    )
+    assert isinstance(result, Interrupted) and result.message == "interrupted; run run_a was cancelled"
+    assert kinds(effects) == ["Create", "Cancel"]
 
 
 @pytest.mark.parametrize("moved_on", [True, False])
