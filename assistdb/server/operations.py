@@ -142,6 +142,8 @@ class Api:
             lifecycle.emit(tx, run_obj["id"], "thread.created", thread_obj, now)
         lifecycle.emit(tx, run_obj["id"], "thread.run.created", run_obj, now)
         lifecycle.emit(tx, run_obj["id"], "thread.run.queued", run_obj, now)
+        if owner is not None:
+            self.runtime.prepare(tx, run_obj["id"])
 
     def _launch(self, run_obj: Obj, stream: bool | None, after: int = 0) -> Result:
         run_id = run_obj["id"]

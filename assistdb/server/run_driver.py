@@ -9,9 +9,9 @@ step and message it had opened, so a reply is never written twice nor lost.
 
 Everything the driver changes is written, with its stream events, in one transaction per
 transition. Text and tool-call deltas the model sends together are written together, as soon as
-it has nothing more ready (or with the next transition). Streams read those events back from the
-database, woken in-process as soon as they are written, by PostgreSQL's NOTIFY in other
-processes (``event_wakeups``), or by a short poll.
+it has nothing more ready (or with the next transition). Streams in this process are handed
+those events the moment they commit; streams in other processes read them back from the
+database, woken by PostgreSQL's NOTIFY (``event_wakeups``) or by a short poll.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from assistdb.server.backends.scripted import ExpireRun, unknown_function_messag
 from assistdb.server.config import ServerConfig
 from assistdb.server.event_wakeups import EventWakeups
 from assistdb.server.objects import Obj
-from assistdb.server.state import RunRow, Store, Tx
+from assistdb.server.state import Event, RunRow, Store, Tx
 
 log = logging.getLogger("assistdb.server")
 
@@ -54,6 +54,35 @@ log = logging.getLogger("assistdb.server")
 START_GRACE = 1.0
 #: How long stream events are kept (streams only follow a run's newest events).
 EVENT_RETENTION = 3600.0
+
+
+class Follower:
+    """One stream following a run in this process. Woken when the run changes; the events this
+    process commits are handed over with the wake-up, so the stream need not read them back."""
+
+    def __init__(self) -> None:
+        self.woken = asyncio.Event()
+        self._relayed: list[Event] = []
+        self._look = False
+
+    def relay(self, events: list[Event]) -> None:
+        self._relayed.extend(events)
+        self.woken.set()
+
+    def alert(self) -> None:
+        """Something changed that no relayed event carries: the stream must read the database."""
+        self._look = True
+        self.woken.set()
+
+    def take(self, after: int) -> list[Event] | None:
+        """The relayed events that follow event ``after`` without a gap, or None if the stream
+        must read the database instead (it was alerted, or events arrived out of order)."""
+        events = sorted(event for event in self._relayed if event[0] > after)
+        self._relayed.clear()
+        look, self._look = self._look, False
+        if look or any(event[0] != after + 1 + k for k, event in enumerate(events)):
+            return None
+        return events
 
 
 class _RoundOver(Exception):
@@ -100,7 +129,7 @@ class Runtime:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.stopping = False
         self._cancels: set[str] = set()
-        self._waiters: dict[str, set[asyncio.Event]] = {}
+        self._followers: dict[str, set[Follower]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._wakeups: EventWakeups | None = None
@@ -109,6 +138,9 @@ class Runtime:
         self._texts: dict[str, list[str]] = {}
         #: The delta events of each round in progress here that are not written yet.
         self._pending: dict[str, list[tuple[str, Obj]]] = {}
+        #: The first request of runs created here, read in the transaction that created them.
+        self._prepared: dict[str, tuple[RunRow, ModelRequest]] = {}
+        store.on_commit = self._relay
 
     # lifecycle of the runtime -----------------------------------------------------------------
 
@@ -127,9 +159,9 @@ class Runtime:
     async def stop(self) -> None:
         """Stop driving: abort the model requests and hand the runs over to any other process."""
         self.stopping = True
-        for waiters in self._waiters.values():
-            for waiter in waiters:
-                waiter.set()
+        for followers in self._followers.values():
+            for follower in followers:
+                follower.alert()
         tasks = [task for task in (self._sweeper, *self.tasks.values()) if task is not None]
         for task in tasks:
             task.cancel()
@@ -164,11 +196,19 @@ class Runtime:
         """Start driving a run this process has claimed (no-op if it is already driven here)."""
         loop = self._loop
         if loop is None or self.stopping or run_id in self.tasks:
+            self._prepared.pop(run_id, None)
             return
         self.tasks[run_id] = loop.create_task(self._drive(run_id))
 
     def _text_of(self, run_id: str) -> str:
         return "".join(self._texts.get(run_id, ()))
+
+    def prepare(self, tx: Tx, run_id: str) -> None:
+        """Read the first request of a run this process creates and claims, in the transaction
+        that creates it: the model is then asked without another read of the thread."""
+        row = tx.run_by_id(run_id)
+        if row is not None:
+            self._prepared[run_id] = (row, _request(tx, row))
 
     def drive_if_claimed(self, run_id: str) -> None:
         """Drive a run a handler just started, if it claimed it (``claim`` gave an owner)."""
@@ -193,30 +233,46 @@ class Runtime:
             self.notify(run_id)
 
     def waiting_runs(self) -> list[str]:
-        return list(self._waiters)
+        return list(self._followers)
 
     def drives(self, run_id: str) -> bool:
         return run_id in self.tasks
 
     def notify(self, run_id: str) -> None:
-        for waiter in self._waiters.get(run_id, ()):
-            waiter.set()
+        """The run changed in a way its streams must read from the database."""
+        for follower in self._followers.get(run_id, ()):
+            follower.alert()
 
-    def waiter(self, run_id: str) -> asyncio.Event:
-        event = asyncio.Event()
-        self._waiters.setdefault(run_id, set()).add(event)
-        return event
+    def _relay(self, written: dict[str, list[Event]]) -> None:
+        """Hand the events of a committed write to the streams following their runs here."""
+        loop = self._loop
+        if loop is not None and not _on_loop(loop):
+            loop.call_soon_threadsafe(self._relay, written)
+            return
+        for run_id, events in written.items():
+            for follower in self._followers.get(run_id, ()):
+                follower.relay(events)
 
-    async def wait(self, event: asyncio.Event, timeout: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(event.wait(), timeout)
+    def follow(self, run_id: str) -> Follower:
+        follower = Follower()
+        self._followers.setdefault(run_id, set()).add(follower)
+        return follower
 
-    def drop_waiter(self, run_id: str, event: asyncio.Event) -> None:
-        waiters = self._waiters.get(run_id)
-        if waiters is not None:
-            waiters.discard(event)
-            if not waiters:
-                del self._waiters[run_id]
+    async def wait(self, follower: Follower, timeout: float) -> bool:
+        """Wait until the run changes (True) or ``timeout`` seconds pass (False)."""
+        try:
+            await asyncio.wait_for(follower.woken.wait(), timeout)
+        except TimeoutError:
+            return False
+        follower.woken.clear()
+        return True
+
+    def unfollow(self, run_id: str, follower: Follower) -> None:
+        followers = self._followers.get(run_id)
+        if followers is not None:
+            followers.discard(follower)
+            if not followers:
+                del self._followers[run_id]
 
     # driving ----------------------------------------------------------------------------------
 
@@ -246,6 +302,7 @@ class Runtime:
             self._cancels.discard(run_id)
             self._texts.pop(run_id, None)
             self._pending.pop(run_id, None)
+            self._prepared.pop(run_id, None)
 
     def _transition(
         self,
@@ -263,23 +320,20 @@ class Runtime:
         pending = list(waiting or ())
         if waiting:
             waiting.clear()
-        try:
-            with self.store.writing() as tx:
-                row = tx.run_by_id(run_id, lock=True)
-                if row is not None and row.owner == self.owner and pending:
-                    for event, payload in pending:
-                        tx.add_event(run_id, event, payload, now)
-                if row is None or row.owner != self.owner:
-                    outcome = "lost"
-                elif row.status == "cancelling":
-                    lifecycle.cancel(tx, row, now, self._text_of(run_id))
-                    outcome = "cancelled"
-                elif row.status not in ("queued", "in_progress"):
-                    outcome = "lost"
-                else:
-                    change(tx, row, now)
-        finally:
-            self.notify(run_id)
+        with self.store.writing() as tx:  # its events reach this process's streams on commit
+            row = tx.run_by_id(run_id, lock=True)
+            if row is not None and row.owner == self.owner and pending:
+                for event, payload in pending:
+                    tx.add_event(run_id, event, payload, now)
+            if row is None or row.owner != self.owner:
+                outcome = "lost"
+            elif row.status == "cancelling":
+                lifecycle.cancel(tx, row, now, self._text_of(run_id))
+                outcome = "cancelled"
+            elif row.status not in ("queued", "in_progress"):
+                outcome = "lost"
+            else:
+                change(tx, row, now)
         if outcome == "lost" or (outcome == "cancelled" and not allow_cancelling):
             raise _RoundOver
 
@@ -302,7 +356,7 @@ class Runtime:
     async def _round(self, run_id: str) -> bool:
         """Drive one round; True if the run goes straight on to another (file_search answered)."""
         now = self.clock()
-        fresh = self._fresh_request(run_id, now)
+        fresh = self._prepared.pop(run_id, None) or self._fresh_request(run_id, now)
         if fresh is not None:
             return await self._ask(run_id, *fresh)
         request: ModelRequest | None
@@ -322,7 +376,6 @@ class Runtime:
             else:
                 tx.set_run_owner(run_id, self.owner, self.lease())
                 request = _request(tx, row)
-        self.notify(run_id)
         if request is None:
             return False
         return await self._ask(run_id, row, request)
@@ -439,7 +492,6 @@ class Runtime:
             for event, payload in state.pending:
                 tx.add_event(run_id, event, payload, now)
         state.pending.clear()
-        self.notify(run_id)
 
     def _text_delta(self, state: _Round, text: str) -> Obj:
         part: Obj = {"value": text, "annotations": []} if not state.text else {"value": text}
@@ -596,6 +648,8 @@ class Runtime:
         """Renew this process's leases, pick up cancels made elsewhere, expire runs left
         waiting, and claim runs that nobody drives."""
         now = self.clock()
+        for run_id in [run_id for run_id in self._prepared if run_id not in self.tasks]:
+            del self._prepared[run_id]  # its transaction did not commit
         table = tables.runs
         claimed: list[str] = []
         cancelled: list[str] = []
@@ -665,6 +719,13 @@ class Runtime:
         for run_id in claimed:
             log.info("taking over run %s", run_id)
             self.drive(run_id)
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False
 
 
 def _is_dead_local_owner(owner: str) -> bool:

@@ -9,7 +9,7 @@ The server keeps no object in memory between requests: lists page through the da
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,9 @@ from assistdb.server.ids import IdFactory
 from assistdb.server.objects import Obj
 from assistdb.server.pagination import PageRequest
 from assistdb.store.database import Database
+
+#: A stored stream event of a run: its number in the run's stream, its name and its JSON data.
+Event = tuple[int, str, str]
 
 _KIND_NAMES = {
     "server_assistants": "assistant",
@@ -76,6 +79,8 @@ class Tx:
         self.connection = connection
         self.ids = ids
         self._events: dict[str, list[tuple[str, str, float]]] = {}
+        #: The events this transaction wrote, numbered, by run (handed to streams once committed).
+        self.written: dict[str, list[Event]] = {}
 
     def new_id(self, prefix: str) -> str:
         return self.ids.new(prefix)
@@ -309,15 +314,17 @@ class Tx:
             if last is None:  # the run was deleted in this transaction
                 continue
             first = int(last) - len(events) + 1
+            numbered = [(first + k, event, data) for k, (event, data, _) in enumerate(events)]
             rows = [
-                {"run_id": run_id, "n": first + k, "event": event, "data": data, "created_at": now}
-                for k, (event, data, now) in enumerate(events)
+                {"run_id": run_id, "n": n, "event": event, "data": data, "created_at": at}
+                for (n, event, data), (_, _, at) in zip(numbered, events, strict=True)
             ]
             self.connection.execute(insert(tables.run_events), rows)
+            self.written.setdefault(run_id, []).extend(numbered)
             if self.connection.dialect.name == "postgresql":
                 self.connection.execute(select(func.pg_notify(CHANNEL, run_id)))
 
-    def events_after(self, run_id: str, after: int, limit: int = 500) -> list[tuple[int, str, str]]:
+    def events_after(self, run_id: str, after: int, limit: int = 500) -> list[Event]:
         table = tables.run_events
         rows = self.connection.execute(
             select(table.c.n, table.c.event, table.c.data)
@@ -412,6 +419,8 @@ class Store:
     def __init__(self, database: Database, ids: IdFactory) -> None:
         self.database = database
         self.ids = ids
+        #: Told of the events of every committed write (the runtime relays them to its streams).
+        self.on_commit: Callable[[dict[str, list[Event]]], None] | None = None
 
     def new_id(self, prefix: str) -> str:
         return self.ids.new(prefix)
@@ -432,3 +441,5 @@ class Store:
             tx = Tx(connection, self.ids)
             yield tx
             tx.flush_events()
+        if tx.written and self.on_commit is not None:
+            self.on_commit(tx.written)

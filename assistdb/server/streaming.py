@@ -1,8 +1,8 @@
 """Server-sent events for ``stream: true``: a run's events, in order, until it rests.
 
-The stream reads the run's events back from the database, from the point the request began,
-so it works on any process: woken at once when this process drives the run or (on PostgreSQL)
-when another process writes its events, polling briefly as a fallback. The stream is only an
+The stream follows the run's events from the point the request began, so it works on any
+process: events this process commits are handed to it at once (no read back); events another
+process writes are read from the database, woken by PostgreSQL's NOTIFY or a brief poll. The stream is only an
 observer: if the client goes away the run carries on exactly as if it were being polled.
 """
 
@@ -27,6 +27,8 @@ DONE = b"event: done\ndata: [DONE]\n\n"
 #: How often a stream looks for new events of a run another process drives.
 REMOTE_POLL = 0.05
 LOCAL_POLL = 1.0
+#: Events read from the database at a time.
+READ_LIMIT = 500
 
 
 def encode(event: str, data: str) -> bytes:
@@ -36,12 +38,16 @@ def encode(event: str, data: str) -> bytes:
 async def run_events(runtime: Runtime, run_id: str, after: int) -> AsyncIterator[bytes]:
     """Yield the SSE frames of one run's events numbered above ``after``, ending with ``done``."""
     last = after
-    while not runtime.stopping:
-        waiter = runtime.waiter(run_id)
-        try:
-            with runtime.store.reading() as tx:
-                rows = tx.events_after(run_id, last)
-                gone = not rows and tx.run_by_id(run_id) is None
+    follower = runtime.follow(run_id)
+    look = True  # read the database: at first, after a quiet wait, or when told to
+    try:
+        while not runtime.stopping:
+            rows = None if look else follower.take(last)
+            gone = False
+            if rows is None:
+                with runtime.store.reading() as tx:
+                    rows = tx.events_after(run_id, last, READ_LIMIT)
+                    gone = not rows and tx.run_by_id(run_id) is None
             for n, event, data in rows:
                 last = n
                 yield encode(event, data)
@@ -50,7 +56,12 @@ async def run_events(runtime: Runtime, run_id: str, after: int) -> AsyncIterator
                     return
             if gone:
                 return
-            if not rows:
-                await runtime.wait(waiter, LOCAL_POLL if runtime.drives(run_id) else REMOTE_POLL)
-        finally:
-            runtime.drop_waiter(run_id, waiter)
+            if len(rows) >= READ_LIMIT:
+                look = True
+            elif not rows:
+                poll = LOCAL_POLL if runtime.drives(run_id) else REMOTE_POLL
+                look = not await runtime.wait(follower, poll)
+            else:
+                look = False
+    finally:
+        runtime.unfollow(run_id, follower)
