@@ -26,21 +26,13 @@ from assistdb.server.backends.base import (
     ToolRound,
 )
 from assistdb.server.backends.chat_completions import ChatCompletionsBackend, UpstreamSettings
+from tests.server.backends.test_translation import WEATHER
 
 UPSTREAM_URL = os.environ.get("ASSISTDB_TEST_UPSTREAM_URL")
 
 pytestmark = pytest.mark.skipif(
     not UPSTREAM_URL, reason="set ASSISTDB_TEST_UPSTREAM_URL (bash ../shared/upstream/llama-server.sh start)"
 )
-
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Get the current weather in a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ import pytest
 
 from assistdb.server import LocalServer
 from assistdb.server.backends.chat_completions import UpstreamSettings
+from tests.server.backends.test_translation import WEATHER
 
 UPSTREAM_URL = os.environ.get("ASSISTDB_TEST_UPSTREAM_URL")
 
@@ -54,16 +55,6 @@ def test_a_streamed_run_on_llama_cpp(server: LocalServer) -> None:
         reply = client.beta.threads.messages.list(thread_id=thread.id).data[0]
         assert reply.role == "assistant" and reply.content[0].text.value == "".join(text) != ""
         assert run.usage is not None and run.usage.prompt_tokens > 0 and run.usage.completion_tokens > 0
-
-
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "The weather in a city.",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
-    },
-}
 
 
 def test_a_tool_round_on_llama_cpp_through_the_sdks_event_handler(server: LocalServer) -> None:
