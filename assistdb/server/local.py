@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import threading
-import time
 from collections.abc import Callable
 from types import TracebackType
 from typing import Any, TypeVar
@@ -15,13 +14,12 @@ from assistdb.server.app import AssistantsApp, ResponseHook
 from assistdb.server.backends.chat_completions import UpstreamSettings
 from assistdb.server.config import ServerConfig
 from assistdb.server.errors import ApiError
-from assistdb.server.serving import ServingServer, bind_socket
+from assistdb.server.serving import ServingServer, bind_socket, serve_in_thread
 
 T = TypeVar("T")
 
 #: The key clients send when the server was started without one (any key is accepted then).
 DUMMY_API_KEY = "sk-assistdb-local"
-_START_TIMEOUT = 15.0
 
 
 class LocalServer:
@@ -85,17 +83,12 @@ class LocalServer:
         self._port = int(sock.getsockname()[1])
         started = threading.Event()
         server = ServingServer(app, on_started=started.set)
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name=f"assistdb-server-{self._port}", daemon=True
-        )
+        try:
+            thread = serve_in_thread(server, sock, f"assistdb-server-{self._port}", started.is_set)
+        except RuntimeError:
+            app.close()
+            raise
         self._app, self._server, self._thread = app, server, thread
-        thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not started.wait(0.01):
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                sock.close()
-                raise RuntimeError("the assistdb server did not start")
         return self
 
     def stop(self) -> None:

@@ -12,6 +12,7 @@ import contextlib
 import signal
 import socket
 import threading
+import time
 from collections.abc import Callable, Generator
 from types import FrameType
 
@@ -35,6 +36,25 @@ def bind_socket(host: str, port: int) -> socket.socket:
         sock.close()
         raise
     return sock
+
+
+def serve_in_thread(
+    server: uvicorn.Server, sock: socket.socket, name: str, ready: Callable[[], bool], timeout: float = 15.0
+) -> threading.Thread:
+    """Serve on ``sock`` in a daemon thread and return it once ``ready()`` holds (in-process
+    servers: ``LocalServer`` and the scripted upstream). Raises ``RuntimeError``, with the
+    thread stopped and the socket closed, if the server dies or is not ready in ``timeout`` s."""
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(timeout=10)
+            sock.close()
+            raise RuntimeError(f"{name} did not start")
+        time.sleep(0.005)
+    return thread
 
 
 def uvicorn_config(app: AssistantsApp) -> uvicorn.Config:

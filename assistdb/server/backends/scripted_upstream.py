@@ -47,12 +47,10 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from assistdb.server.scripted_model import read_script, reply_text
-from assistdb.server.serving import bind_socket
+from assistdb.server.serving import bind_socket, serve_in_thread
 
 Obj = dict[str, Any]
 UsagePlacement = Literal["final", "inline", "none"]
-
-_START_TIMEOUT = 15.0
 
 
 @dataclass(frozen=True)
@@ -196,17 +194,8 @@ class ScriptedUpstream:
         server = uvicorn.Server(config)
         sock = bind_socket(self.host, self._requested_port)
         self._port = int(sock.getsockname()[1])
-        thread = threading.Thread(
-            target=server.run, kwargs={"sockets": [sock]}, name=f"scripted-upstream-{self._port}", daemon=True
-        )
+        thread = serve_in_thread(server, sock, f"scripted-upstream-{self._port}", lambda: server.started)
         self._server, self._thread = server, thread
-        thread.start()
-        deadline = time.monotonic() + _START_TIMEOUT
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("the scripted upstream did not start")
-            time.sleep(0.005)
         return self
 
     def stop(self) -> None:
