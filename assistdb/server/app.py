@@ -28,13 +28,13 @@ from assistdb.server.backends.base import ModelBackend
 from assistdb.server.backends.scripted import ScriptedBackend
 from assistdb.server.body import read_body
 from assistdb.server.config import ServerConfig
-from assistdb.server.errors import ApiError, internal_error, invalid
+from assistdb.server.errors import HttpError, internal_error, invalid
 from assistdb.server.faults import FaultInjector
 from assistdb.server.operations import Api, Call, Reply, Result, StreamReply
 from assistdb.server.request_models import SeedThread
 from assistdb.server.run_driver import Runtime
 from assistdb.server.seeding import seed_thread
-from assistdb.server.state import Store
+from assistdb.server.state import ServerState
 from assistdb.server.stats import RequestStats
 from assistdb.server.storage import open_state
 from assistdb.server.validation import parse_body
@@ -71,7 +71,7 @@ class AssistantsApp:
         self.on_response = on_response
         self.clock = clock
         self.stats = RequestStats()
-        self.store: Store = open_state(config)
+        self.store: ServerState = open_state(config)
         self.backend: ModelBackend = backend or _backend_for(config, self.store)
         self.runtime = Runtime(self.store, config, self.backend, clock)
         self.api = Api(self.store, self.runtime, config, clock)
@@ -90,7 +90,7 @@ class AssistantsApp:
         elif path == "/v1" or path.startswith("/v1/"):
             response = await self._api(request)
         else:
-            response = _error_response(ApiError(404, f"Invalid URL ({request.method} {path})"))
+            response = _error_response(HttpError(404, f"Invalid URL ({request.method} {path})"))
         await response(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
@@ -120,7 +120,7 @@ class AssistantsApp:
         started = time.perf_counter()
         try:
             found = routes.match(request.method, request.url.path)
-        except ApiError as exc:
+        except HttpError as exc:
             self.stats.count(None)
             return _error_response(exc)
         route = found.route
@@ -139,7 +139,7 @@ class AssistantsApp:
             call = Call(params=found.params, query=_query(request), body=body, request=request)
             outcome = route.handler(self.api, call)
             result: Result = await outcome if inspect.isawaitable(outcome) else outcome
-        except ApiError as exc:
+        except HttpError as exc:
             result = Reply(exc.body(), exc.status, exc.headers)
         except Exception:
             log.exception("internal error in %s", route.operation_id)
@@ -173,14 +173,14 @@ class AssistantsApp:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
-            raise ApiError(
+            raise HttpError(
                 401,
                 "You didn't provide an API key. You need to provide your API key in an Authorization header "
                 "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY).",
                 code="invalid_api_key",
             )
         if not hmac.compare_digest(token.strip().encode(), expected.encode()):
-            raise ApiError(
+            raise HttpError(
                 401,
                 "Incorrect API key provided. You can find your API key at https://platform.openai.com/account/api-keys.",
                 code="invalid_api_key",
@@ -214,8 +214,8 @@ class AssistantsApp:
                 seed = parse_body(SeedThread, await _read_json(request))
                 thread_id = self.seed(seed.messages, seed.runs, seed.metadata, seed.assistant_id)
                 return _json({"thread_id": thread_id})
-            raise ApiError(404, f"Invalid URL ({method} {path})")
-        except ApiError as exc:
+            raise HttpError(404, f"Invalid URL ({method} {path})")
+        except HttpError as exc:
             return _error_response(exc)
 
     def _health(self) -> Response:
@@ -239,7 +239,7 @@ class AssistantsApp:
         )
 
 
-def _backend_for(config: ServerConfig, store: Store) -> ModelBackend:
+def _backend_for(config: ServerConfig, store: ServerState) -> ModelBackend:
     """The model the configuration names: a Chat Completions endpoint, or the scripted model."""
     if config.upstream is not None:
         from assistdb.server.backends.chat_completions import ChatCompletionsBackend
@@ -251,7 +251,7 @@ def _backend_for(config: ServerConfig, store: Store) -> ModelBackend:
 def _check_beta_header(request: Request) -> None:
     values = [part.strip() for part in request.headers.get("openai-beta", "").split(",")]
     if "assistants=v2" not in values:
-        raise ApiError(400, BETA_HEADER_MESSAGE, code="invalid_beta")
+        raise HttpError(400, BETA_HEADER_MESSAGE, code="invalid_beta")
 
 
 async def _read_json(request: Request) -> object:
@@ -295,7 +295,7 @@ def _json(body: Any, status: int = 200) -> Response:
     return Response(_encode(body), status, media_type="application/json")
 
 
-def _error_response(error: ApiError) -> Response:
+def _error_response(error: HttpError) -> Response:
     return Response(_encode(error.body()), error.status, error.headers, media_type="application/json")
 
 

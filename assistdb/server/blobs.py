@@ -14,7 +14,7 @@ from typing import IO
 from sqlalchemy import Connection, delete, exists, func, insert, select
 
 from assistdb.server import file_tables
-from assistdb.server.state import Store
+from assistdb.server.state import ServerState
 
 PIECE = file_tables.PIECE_BYTES
 
@@ -66,7 +66,7 @@ def read_all(connection: Connection, sha256: str) -> bytes:
     return b"".join(pieces_of(connection, sha256))
 
 
-async def stream(store: Store, sha256: str) -> AsyncIterator[bytes]:
+async def stream(store: ServerState, sha256: str) -> AsyncIterator[bytes]:
     """The content for a response body, one piece per short read transaction."""
     table = file_tables.blob_pieces
     n = 0

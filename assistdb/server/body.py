@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from assistdb.server.errors import ApiError
+from assistdb.server.errors import HttpError
 
 
-def too_large(limit: int) -> ApiError:
+def too_large(limit: int) -> HttpError:
     """A 413 that also closes the connection: the unread rest of the body is never received."""
-    return ApiError(
+    return HttpError(
         413,
         f"Request body too large: at most {limit} bytes are accepted.",
         code="request_too_large",
@@ -25,7 +25,7 @@ def too_large(limit: int) -> ApiError:
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, or a 413 :class:`ApiError` as soon as it is known to exceed ``limit``."""
+    """The whole body, or a 413 :class:`HttpError` as soon as it is known to exceed ``limit``."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.strip().isdigit() and int(declared) > limit:
         raise too_large(limit)

@@ -26,7 +26,7 @@ from assistdb.server.conversation_models import (
     OutputText,
     UpdateConversation,
 )
-from assistdb.server.errors import ApiError, invalid
+from assistdb.server.errors import HttpError, invalid
 from assistdb.server.objects import Obj
 from assistdb.server.operations import Api, Call, Reply
 from assistdb.server.pagination import list_object
@@ -157,7 +157,7 @@ def _check_include(call: Call) -> None:
 def _conversation(tx: Tx, conversation_id: str) -> Obj:
     found = tx._body(tables.conversations, conversation_id)
     if found is None:
-        raise ApiError(404, f"Conversation with id '{conversation_id}' not found.")
+        raise HttpError(404, f"Conversation with id '{conversation_id}' not found.")
     return found
 
 
@@ -166,7 +166,7 @@ def _item(tx: Tx, conversation_id: str, item_id: str) -> Obj:
         tables.conversation_items, item_id, tables.conversation_items.c.conversation_id == conversation_id
     )
     if found is None:
-        raise ApiError(404, f"Item with id '{item_id}' not found.")
+        raise HttpError(404, f"Item with id '{item_id}' not found.")
     return found
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 
-class ApiError(Exception):
+class HttpError(Exception):
     """An error answered to the client as ``{"error": {message, type, param, code}}``."""
 
     def __init__(
@@ -30,18 +30,18 @@ class ApiError(Exception):
         return {"error": {"message": self.message, "type": self.type, "param": self.param, "code": self.code}}
 
 
-def invalid(message: str, *, param: str | None = None, code: str | None = None) -> ApiError:
+def invalid(message: str, *, param: str | None = None, code: str | None = None) -> HttpError:
     """A 400 ``invalid_request_error``, the answer to any request the API refuses to act on."""
-    return ApiError(400, message, param=param, code=code)
+    return HttpError(400, message, param=param, code=code)
 
 
-def not_found(kind: str, object_id: str) -> ApiError:
+def not_found(kind: str, object_id: str) -> HttpError:
     """A 404 phrased like the real API's, e.g. ``No thread found with id 'thread_x'.``."""
-    return ApiError(404, f"No {kind} found with id '{object_id}'.")
+    return HttpError(404, f"No {kind} found with id '{object_id}'.")
 
 
-def internal_error() -> ApiError:
-    return ApiError(
+def internal_error() -> HttpError:
+    return HttpError(
         500,
         "The server had an error while processing your request. Sorry about that!",
         type="server_error",

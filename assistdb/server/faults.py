@@ -10,7 +10,7 @@ import random
 from dataclasses import dataclass
 
 from assistdb.server.config import ServerConfig
-from assistdb.server.errors import ApiError
+from assistdb.server.errors import HttpError
 
 _RATE_LIMIT_HEADERS = {"Retry-After": "1", "retry-after-ms": "100"}
 _SERVER_ERRORS = {
@@ -25,7 +25,7 @@ class Disruption:
     """What to do to one request: delay it, and maybe answer it with an error instead."""
 
     delay: float
-    fault: ApiError | None
+    fault: HttpError | None
 
 
 class FaultInjector:
@@ -40,7 +40,7 @@ class FaultInjector:
         if fault_draw >= config.fault_rate:
             return Disruption(delay, None)
         if kind_draw < config.rate_limit_share:
-            fault = ApiError(
+            fault = HttpError(
                 429,
                 "Rate limit reached for requests. Please try again in 1s.",
                 type="requests",
@@ -49,5 +49,5 @@ class FaultInjector:
             )
         else:
             status = sorted(_SERVER_ERRORS)[min(2, int(status_draw * 3))]
-            fault = ApiError(status, _SERVER_ERRORS[status], type="server_error")
+            fault = HttpError(status, _SERVER_ERRORS[status], type="server_error")
         return Disruption(delay, fault)

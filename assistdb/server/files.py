@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.types import Message
 
 from assistdb.server import blobs, file_tables
-from assistdb.server.errors import ApiError, invalid, not_found
+from assistdb.server.errors import HttpError, invalid, not_found
 from assistdb.server.objects import Obj
 from assistdb.server.operations import Api, Call, Reply, StreamReply
 from assistdb.server.pagination import list_object
@@ -104,8 +104,8 @@ def _limited(request: Request, limit: int) -> Request:
     return Request(request.scope, counting)
 
 
-def _too_large(size: int, limit: int) -> ApiError:
-    return ApiError(
+def _too_large(size: int, limit: int) -> HttpError:
+    return HttpError(
         400,
         f"File is too large: more than {limit} bytes ({limit // (1024 * 1024)} MB), "
         "the most one file may hold. Split it, or send it through the Uploads API in parts.",
@@ -126,7 +126,7 @@ async def _form(request: Request | None, limit: int, file_field: str) -> tuple[d
         )
     try:
         form = await _limited(request, limit).form(max_files=1, max_fields=16)
-    except ApiError:
+    except HttpError:
         raise
     except Exception as exc:  # the parser's errors (malformed body, too many parts)
         raise invalid(f"Could not parse the multipart body: {exc}") from None

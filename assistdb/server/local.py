@@ -13,7 +13,7 @@ import openai
 from assistdb.server.app import AssistantsApp, ResponseHook
 from assistdb.server.backends.chat_completions import UpstreamSettings
 from assistdb.server.config import ServerConfig
-from assistdb.server.errors import ApiError
+from assistdb.server.errors import HttpError
 from assistdb.server.serving import ServingServer, bind_socket, serve_in_thread
 
 T = TypeVar("T")
@@ -181,7 +181,7 @@ class LocalServer:
         app = self._running_app()
         try:
             return self._on_loop(lambda: app.seed(messages, runs, metadata, assistant_id))
-        except ApiError as exc:
+        except HttpError as exc:
             raise ValueError(exc.message) from None
 
     def _running_app(self) -> AssistantsApp:

@@ -31,7 +31,7 @@ from assistdb.server.request_models import (
     SubmitToolOutputs,
 )
 from assistdb.server.run_driver import Runtime
-from assistdb.server.state import ActiveRunConflict, RunRow, Store, Tx
+from assistdb.server.state import ActiveRunConflict, RunRow, ServerState, Tx
 from assistdb.server.streaming import run_events
 from assistdb.server.validation import check_include, page_request, parse_body
 
@@ -71,7 +71,7 @@ class Api:
     """Assistants v2 over the database, with the runtime that drives runs."""
 
     def __init__(
-        self, store: Store, runtime: Runtime, config: ServerConfig, clock: Callable[[], float]
+        self, store: ServerState, runtime: Runtime, config: ServerConfig, clock: Callable[[], float]
     ) -> None:
         self.store = store
         self.runtime = runtime

@@ -25,7 +25,7 @@ from sqlalchemy import Table, select
 from assistdb.server import tables
 from assistdb.server.lifecycle import new_driver_state
 from assistdb.server.objects import Obj
-from assistdb.server.state import Store, encode
+from assistdb.server.state import ServerState, encode
 
 #: The wire ``object`` of each kind, in the order kinds are restored (parents first).
 KINDS = {
@@ -65,7 +65,7 @@ class RestoreReport:
         return sum(self.added.values())
 
 
-def restore_objects(store: Store, bodies: Iterable[Obj], *, dry_run: bool = False) -> RestoreReport:
+def restore_objects(store: ServerState, bodies: Iterable[Obj], *, dry_run: bool = False) -> RestoreReport:
     """Insert ``bodies`` (any kinds, each kind in creation order) that the server lacks.
 
     Raises :class:`RestoreError` naming every conflict or malformed object; then nothing is

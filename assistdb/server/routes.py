@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from assistdb.server import conversations, files, vector_stores
-from assistdb.server.errors import ApiError
+from assistdb.server.errors import HttpError
 from assistdb.server.operations import Api, Call, Result
 
 Handler = Callable[[Api, Call], Result | Awaitable[Result]]
@@ -182,13 +182,13 @@ def match(method: str, path: str) -> Match:
         if found is not None:
             candidates.append((route, found.groupdict()))
     if not candidates:
-        raise ApiError(404, f"Invalid URL ({method} {path})")
+        raise HttpError(404, f"Invalid URL ({method} {path})")
     # The path is the most literal template it matches: /v1/threads/runs is not thread "runs".
     fewest = min(len(params) for _, params in candidates)
     candidates = [(route, params) for route, params in candidates if len(params) == fewest]
     allowed = [(route, params) for route, params in candidates if route.method == method]
     if not allowed:
         methods = ", ".join(sorted({route.method for route, _ in candidates}))
-        raise ApiError(405, f"Invalid method for URL ({method} {path})", headers={"Allow": methods})
+        raise HttpError(405, f"Invalid method for URL ({method} {path})", headers={"Allow": methods})
     route, params = allowed[0]
     return Match(route, params)

@@ -46,7 +46,7 @@ from assistdb.server.backends.scripted import ExpireRun, unknown_function_messag
 from assistdb.server.config import ServerConfig
 from assistdb.server.event_wakeups import EventWakeups
 from assistdb.server.objects import Obj
-from assistdb.server.state import Event, RunRow, Store, Tx
+from assistdb.server.state import Event, RunRow, ServerState, Tx
 
 log = logging.getLogger("assistdb.server")
 
@@ -116,7 +116,7 @@ class Runtime:
 
     def __init__(
         self,
-        store: Store,
+        store: ServerState,
         config: ServerConfig,
         backend: ModelBackend,
         clock: Callable[[], float] = time.time,

@@ -17,13 +17,13 @@ from assistdb.server.objects import Obj
 from assistdb.server.operations import configure_run
 from assistdb.server.request_models import RunSettings
 from assistdb.server.scripted_model import reply_text, tokens
-from assistdb.server.state import Store, Tx, encode
+from assistdb.server.state import ServerState, Tx, encode
 
 SEED_MODEL = "gpt-4o"
 
 
 def seed_thread(
-    store: Store,
+    store: ServerState,
     clock: Callable[[], float],
     *,
     messages: int,

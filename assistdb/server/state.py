@@ -413,7 +413,7 @@ class Tx:
         return int(updated)
 
 
-class Store:
+class ServerState:
     """The server's database with its ID factory; ``reading()``/``writing()`` open transactions."""
 
     def __init__(self, database: Database, ids: IdFactory) -> None:

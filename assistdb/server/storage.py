@@ -14,7 +14,7 @@ import platformdirs
 
 from assistdb.server.config import ServerConfig
 from assistdb.server.ids import IdFactory
-from assistdb.server.state import Store
+from assistdb.server.state import ServerState
 from assistdb.store import migrations
 from assistdb.store.database import Database
 
@@ -31,14 +31,14 @@ def default_server_database_url() -> str:
     return f"sqlite:///{path}"
 
 
-def open_state(config: ServerConfig) -> Store:
+def open_state(config: ServerConfig) -> ServerState:
     """Open and migrate the configured database; seeded IDs differ on every start of a process."""
     database = Database(config.database_url or IN_MEMORY)
     migrations.ensure_current(database)
     seed = config.seed
     if seed is None:
-        return Store(database, IdFactory())
-    store = Store(database, IdFactory())
+        return ServerState(database, IdFactory())
+    store = ServerState(database, IdFactory())
     with store.writing() as tx:
         boot = tx.next_boot()
-    return Store(database, IdFactory(f"{seed}:{boot}"))
+    return ServerState(database, IdFactory(f"{seed}:{boot}"))

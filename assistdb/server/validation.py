@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from assistdb.server.errors import ApiError, invalid
+from assistdb.server.errors import HttpError, invalid
 from assistdb.server.pagination import PageRequest
 from assistdb.server.request_models import RUN_STEP_INCLUDE
 
@@ -39,7 +39,7 @@ def parse_body(model: type[Model], payload: object) -> Model:
     try:
         return model.model_validate(payload)
     except ValidationError as exc:
-        raise _api_error(exc.errors(include_url=False), payload) from None
+        raise _http_error(exc.errors(include_url=False), payload) from None
 
 
 def describe(value: object) -> str:
@@ -59,7 +59,7 @@ def describe(value: object) -> str:
     return "an object"
 
 
-def _api_error(errors: Sequence[ErrorDetails], payload: dict[str, Any]) -> ApiError:
+def _http_error(errors: Sequence[ErrorDetails], payload: dict[str, Any]) -> HttpError:
     unknown_top = [
         str(error["loc"][0])
         for error in errors
@@ -76,7 +76,7 @@ def _api_error(errors: Sequence[ErrorDetails], payload: dict[str, Any]) -> ApiEr
     return _one_error(ranked[0], payload)
 
 
-def _one_error(error: ErrorDetails, payload: dict[str, Any]) -> ApiError:
+def _one_error(error: ErrorDetails, payload: dict[str, Any]) -> HttpError:
     kind, ctx, value = error["type"], error.get("ctx") or {}, error.get("input")
     param = param_path(error["loc"], payload)
     if kind == "extra_forbidden":
@@ -148,7 +148,7 @@ def _one_error(error: ErrorDetails, payload: dict[str, Any]) -> ApiError:
     return invalid(f"Invalid '{param}': {error['msg']}", param=param, code=code)
 
 
-def _out_of_range(param: str, value: object, bound: object, *, above: bool) -> ApiError:
+def _out_of_range(param: str, value: object, bound: object, *, above: bool) -> HttpError:
     number = "integer" if isinstance(value, int) else "decimal"
     if isinstance(bound, float) and bound.is_integer():
         bound = int(bound)
@@ -163,7 +163,7 @@ def _out_of_range(param: str, value: object, bound: object, *, above: bool) -> A
     )
 
 
-def _wrong_type(param: str, expected: str, value: object) -> ApiError:
+def _wrong_type(param: str, expected: str, value: object) -> HttpError:
     return invalid(
         f"Invalid type for '{param}': expected {expected}, but got {describe(value)} instead.",
         param=param,
@@ -171,7 +171,7 @@ def _wrong_type(param: str, expected: str, value: object) -> ApiError:
     )
 
 
-def _invalid_value(value: object, expected: str, param: str) -> ApiError:
+def _invalid_value(value: object, expected: str, param: str) -> HttpError:
     choices = [choice.strip() for choice in expected.replace(" or ", ", ").split(",") if choice.strip()]
     listed = ", ".join(choices[:-1]) + f", and {choices[-1]}" if len(choices) > 2 else " and ".join(choices)
     return invalid(

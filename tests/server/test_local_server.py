@@ -30,13 +30,15 @@ def test_context_manager_starts_and_stops_cleanly() -> None:
 
 def test_start_stop_is_quick_and_idempotent() -> None:
     server = LocalServer()
-    started = time.monotonic()
     server.start()
     with pytest.raises(RuntimeError):
         server.start()
+    stopping = time.monotonic()
     server.stop()
     server.stop()
-    assert time.monotonic() - started < 2
+    # Stopping does not sit out uvicorn's polling or graceful-shutdown intervals (a bound this
+    # loose only catches that, not a slow machine).
+    assert time.monotonic() - stopping < 2
     with pytest.raises(RuntimeError):
         server.stats()
 
