@@ -88,6 +88,8 @@ class Tx:
     # generic ----------------------------------------------------------------------------------
 
     def _body(self, table: Table, object_id: str, *where: Any) -> Obj | None:
+        if not object_id:  # no ID is empty: nothing to look up (a round with no step yet)
+            return None
         conditions = [table.c.id == object_id, *where]
         if "deleted" in table.c:
             conditions.append(table.c.deleted == False)  # noqa: E712 (SQL, not Python)
