@@ -52,7 +52,6 @@ class _Hashing:
         return data
 
     def drain(self) -> None:
-        """Hash whatever the upload did not read (nothing, when it succeeded)."""
         while self.read(1 << 20):
             pass
 
@@ -63,11 +62,13 @@ class _Upload:
     def __init__(self, file: FileInput, spool: Spool) -> None:
         name, content = file if isinstance(file, tuple) else (None, file)
         self._owned: IO[bytes] | None = None
-        if isinstance(content, bytes):
-            import io
-
-            source: IO[bytes] = io.BytesIO(content)
-        elif isinstance(content, os.PathLike):
+        self.reader: _Hashing | None = None
+        if isinstance(content, bytes):  # passed as is: the SDK can send bytes again on a retry
+            spool.write(content)
+            self.sdk_file: tuple[str, Any] = (name or "upload", content)
+            return
+        source: IO[bytes]
+        if isinstance(content, os.PathLike):
             path = Path(content)
             name = name or path.name
             try:
@@ -86,6 +87,11 @@ class _Upload:
             )
         self.reader = _Hashing(source, spool)
         self.sdk_file = (name or "upload", self.reader)
+
+    def finish(self) -> None:
+        """Hash whatever the upload did not read (nothing, when it succeeded)."""
+        if self.reader is not None:
+            self.reader.drain()
 
     def close(self) -> None:
         if self._owned is not None:
@@ -113,7 +119,7 @@ class FilesOps(RepositoryOps[FileObject]):
             if expires_after is not None:
                 params["expires_after"] = expires_after
             created: FileObject = yield Api(lambda c: c.files.create, (), params)
-            upload.reader.drain()
+            upload.finish()
 
             def write() -> None:
                 self._store.record([created.to_dict()])
