@@ -8,6 +8,7 @@ import io
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from assistdb import ApiNotFoundError, InvalidInputError, NotFoundError
 from tests.repositories.conftest import Either
@@ -54,6 +55,12 @@ def test_content_is_archived_once_per_distinct_content(it: Either) -> None:
     downloaded = io.BytesIO()
     assert it(it.db.files.download(second.id, downloaded.write)).sha256 == archived.sha256
     assert downloaded.getvalue() == content
+    with it.db.store.database.read() as connection:  # the SQL view for people
+        rows = connection.execute(text("SELECT filename, sha256, content_archived FROM files")).all()
+    assert sorted((row.filename, row.sha256, bool(row.content_archived)) for row in rows) == [
+        ("a.bin", archived.sha256, True),
+        ("b.bin", archived.sha256, True),
+    ]
 
 
 def test_archived_content_of_an_unarchived_file_is_not_found(it: Either) -> None:
@@ -80,6 +87,9 @@ def test_vector_stores_are_archived_with_their_file_counts(it: Either) -> None:
     assert [s.id for s in it.items(it.db.vector_stores.list())] == [store.id]
     renamed = it(it.db.vector_stores.update(store.id, name="animals"))
     assert it(it.db.vector_stores.history(store.id))[-1].object == renamed
+    with it.db.store.database.read() as connection:
+        row = connection.execute(text("SELECT name, files_total, metadata FROM vector_stores")).one()
+    assert (row.name, row.files_total) == ("animals", 2)
 
     it(it.db.vector_stores.delete(store.id))
 
