@@ -19,7 +19,7 @@ from assistdb.repositories.base import (
     Face,
     Op,
     Paged,
-    RepositoryOps,
+    StandaloneOps,
     async_paged,
     awaitable_op,
     blocking,
@@ -27,8 +27,6 @@ from assistdb.repositories.base import (
 )
 from assistdb.repositories.faces import Api, Pause, StoreWork
 from assistdb.repositories.validation import check_id, check_metadata
-from assistdb.store import Filters
-from assistdb.store.queries import Order
 
 if TYPE_CHECKING:
     from openai.types.vector_store_create_params import VectorStoreCreateParams
@@ -39,7 +37,7 @@ if TYPE_CHECKING:
 BATCH_POLL_SECONDS = 0.25
 
 
-class VectorStoresOps(RepositoryOps[VectorStore]):
+class VectorStoresOps(StandaloneOps[VectorStore]):
     object_type = "vector_store"
     model = VectorStore
 
@@ -139,18 +137,6 @@ class VectorStoresOps(RepositoryOps[VectorStore]):
         check_id("vector_store", vector_store_id)
         page = yield Api(lambda c: c.vector_stores.search, (vector_store_id,), dict(params))
         return builtins.list(page.data)
-
-    def find(
-        self,
-        *,
-        metadata: Mapping[str, str] | None = None,
-        include_deleted: bool = False,
-        order: Order = "asc",
-        limit: int | None = None,
-    ) -> Op[builtins.list[VectorStore]]:
-        """Archived vector stores, optionally with these metadata pairs, without an API call."""
-        filters = Filters(metadata=metadata, include_deleted=include_deleted)
-        return self._read(lambda: self._store.reader.find("vector_store", filters, order=order, limit=limit))
 
 
 class VectorStoresRepository(Face):
