@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from assistdb.repositories.conversation import AsyncThreadHandle, ThreadHandle
     from assistdb.runner import Tool, ToolRegistry, load_tools, tool
     from assistdb.runner.durations import DurationBook
+    from assistdb.store.contents import FileHash
 
 _LAZY = {
     "AssistDB": "assistdb.facades",
@@ -48,6 +49,7 @@ _LAZY = {
     "AsyncThreadHandle": "assistdb.repositories.conversation",
     "ClientSettings": "assistdb.client",
     "DurationBook": "assistdb.runner.durations",
+    "FileHash": "assistdb.store.contents",
     "Tool": "assistdb.runner",
     "ToolRegistry": "assistdb.runner",
     "load_tools": "assistdb.runner",
@@ -69,6 +71,7 @@ __all__ = [
     "ConflictError",
     "DatabaseError",
     "DurationBook",
+    "FileHash",
     "Interrupted",
     "InvalidApiObjectError",
     "InvalidInputError",

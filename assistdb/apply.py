@@ -20,6 +20,13 @@ import yaml
 from openai.types.beta import Assistant
 
 from assistdb.errors import InvalidInputError
+from assistdb.file_resources import (
+    current_store_ids,
+    file_search_resources,
+    file_sha256,
+    matching_store,
+    with_file_search,
+)
 from assistdb.repositories.validation import BUILTIN_TOOLS, check_id, check_metadata
 from assistdb.runner import load_tools
 from assistdb.runner.schema import check_name, check_parameters
@@ -28,7 +35,8 @@ from assistdb.text_files import read_text
 if TYPE_CHECKING:
     from assistdb.facades import AssistDB
 
-#: The fields an assistant spec may have; all but ``id`` and ``instructions_file`` are API fields.
+#: The fields an assistant spec may have; all but ``id``, ``instructions_file`` and ``files`` (local
+#: paths for file search, uploaded into a vector store) are API fields.
 SPEC_FIELDS = (
     "id",
     "name",
@@ -41,6 +49,7 @@ SPEC_FIELDS = (
     "temperature",
     "top_p",
     "response_format",
+    "files",
 )
 
 Action = Literal["create", "update", "unchanged"]
@@ -54,6 +63,7 @@ class AssistantSpec:
     desired: dict[str, Any]
     id: str | None = None
     where: str = ""
+    files: tuple[Path, ...] = ()  # for file search; managed as ``tool_resources``
 
 
 @dataclass(frozen=True)
@@ -271,11 +281,32 @@ def _spec(entry: Any, where: str, base_dir: Path) -> AssistantSpec:
             desired[key] = _number(entry[key], key, upper, where)
     if "response_format" in entry:
         desired["response_format"] = _response_format(entry["response_format"], where)
+    files = _files(entry.get("files"), where, base_dir) if "files" in entry else ()
+    if files:
+        desired["tools"] = with_file_search(desired.get("tools"))
     assistant_id = None
     if entry.get("id") is not None:
         with _located(where):
             assistant_id = check_id("assistant", entry["id"])
-    return AssistantSpec(name=name, desired=desired, id=assistant_id, where=where)
+    return AssistantSpec(name=name, desired=desired, id=assistant_id, where=where, files=files)
+
+
+def _files(value: Any, where: str, base_dir: Path) -> tuple[Path, ...]:
+    """The local files for file search, relative to the assistants file; each must be readable
+    and not empty (checked before any request)."""
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise InvalidInputError(
+            f"{where}: files must be a list of paths", hint="write one path per `- ` line"
+        )
+    paths = tuple(dict.fromkeys(base_dir / item for item in value))
+    for path in paths:
+        if not path.is_file():
+            raise InvalidInputError(
+                f"{where}: {path} is not a file", hint="paths are relative to the assistants file"
+            )
+        with _located(where):
+            file_sha256(path)
+    return paths
 
 
 @contextmanager
@@ -404,10 +435,15 @@ def plan(db: AssistDB, specs: Sequence[AssistantSpec]) -> Plan:
     for spec in specs:
         current = by_id[spec.id] if spec.id else _by_name(spec, others)
         if current is None:
-            created = tuple(FieldChange(key, None, value) for key, value in spec.desired.items())
-            result.items.append(PlannedChange("create", spec, None, created))
+            created = [FieldChange(key, None, value) for key, value in spec.desired.items()]
+            if spec.files:
+                created.append(FieldChange(FILES_FIELD, None, _wanted_files(spec)))
+            result.items.append(PlannedChange("create", spec, None, tuple(created)))
             continue
         changes = field_changes(current.to_dict(), spec.desired, fields=spec.desired, same=_already)
+        if spec.files and matching_store(db, spec.files, current_store_ids(current)) is None:
+            old = current.tool_resources.to_dict() if current.tool_resources else None
+            changes.append(FieldChange(FILES_FIELD, old, _wanted_files(spec)))
         action: Action = "update" if changes else "unchanged"
         result.items.append(PlannedChange(action, spec, current.id, tuple(changes)))
     return result
@@ -417,13 +453,25 @@ def apply_plan(db: AssistDB, planned: Plan) -> list[Applied]:
     """Make the planned calls, in the file's order; re-running after a failure finishes the job."""
     applied = []
     for item in planned.pending:
+        params = {key: value for key, value in item.params.items() if key != FILES_FIELD}
+        if any(change.field == FILES_FIELD for change in item.changes):
+            params[FILES_FIELD] = file_search_resources(db, item.spec.files, name=f"{item.spec.name} files")
         if item.action == "create":
-            assistant = db.assistants.create(**item.params)
+            assistant = db.assistants.create(**params)
         else:
             assert item.assistant_id is not None
-            assistant = db.assistants.update(item.assistant_id, **item.params)
+            assistant = db.assistants.update(item.assistant_id, **params)
         applied.append(Applied(item, assistant))
     return applied
+
+
+#: The API field that a spec's ``files`` manage.
+FILES_FIELD = "tool_resources"
+
+
+def _wanted_files(spec: AssistantSpec) -> dict[str, Any]:
+    """How a plan shows the files a spec wants: by name, with their content hashes."""
+    return {"file_search": {"files": {path.name: file_sha256(path) for path in spec.files}}}
 
 
 def _by_name(spec: AssistantSpec, assistants: Sequence[Assistant]) -> Assistant | None:

@@ -21,11 +21,17 @@ from assistdb.client import ClientSettings, make_async_client, make_client
 from assistdb.repositories.assistants import AssistantsOps, AssistantsRepository, AsyncAssistantsRepository
 from assistdb.repositories.conversation import AsyncThreadHandle, ThreadHandle, ThreadOps
 from assistdb.repositories.faces import AsyncIO, BlockingIO
+from assistdb.repositories.files import AsyncFilesRepository, FilesOps, FilesRepository
 from assistdb.repositories.messages import AsyncMessagesRepository, MessagesOps, MessagesRepository
 from assistdb.repositories.runs import AsyncRunsRepository, RunsOps, RunsRepository
 from assistdb.repositories.steps import AsyncRunStepsRepository, RunStepsOps, RunStepsRepository
 from assistdb.repositories.threads import AsyncThreadsRepository, ThreadsOps, ThreadsRepository
 from assistdb.repositories.validation import check_id
+from assistdb.repositories.vector_stores import (
+    AsyncVectorStoresRepository,
+    VectorStoresOps,
+    VectorStoresRepository,
+)
 from assistdb.runner.durations import DurationBook
 from assistdb.runner.engine import RunEngine
 from assistdb.store import Store
@@ -44,6 +50,8 @@ class _Operations:
         self.steps = RunStepsOps(store)
         self.engine = RunEngine(store, steps=self.steps, messages=self.messages, book=book)
         self.runs = RunsOps(store, self.engine)
+        self.files = FilesOps(store)
+        self.vector_stores = VectorStoresOps(store)
 
     def thread(self, thread_id: str) -> ThreadOps:
         return ThreadOps(check_id("thread", thread_id), self.messages, self.runs)
@@ -79,6 +87,8 @@ class AssistDB:
         self.messages = MessagesRepository(ops.messages, io)
         self.runs = RunsRepository(ops.runs, io)
         self.steps = RunStepsRepository(ops.steps, io)
+        self.files = FilesRepository(ops.files, io)
+        self.vector_stores = VectorStoresRepository(ops.vector_stores, io)
 
     @classmethod
     def from_env(cls) -> AssistDB:
@@ -143,6 +153,8 @@ class AsyncAssistDB:
         self.messages = AsyncMessagesRepository(ops.messages, io)
         self.runs = AsyncRunsRepository(ops.runs, io)
         self.steps = AsyncRunStepsRepository(ops.steps, io)
+        self.files = AsyncFilesRepository(ops.files, io)
+        self.vector_stores = AsyncVectorStoresRepository(ops.vector_stores, io)
 
     @classmethod
     def from_env(cls) -> AsyncAssistDB:

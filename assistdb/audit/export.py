@@ -13,8 +13,6 @@ from assistdb.repositories.validation import check_id
 from assistdb.store import Store, migrations
 from assistdb.store.archive import VERSIONS
 
-STREAM_ROWS = 1000
-
 
 def export_archive(
     store: Store, out: TextIO, *, thread_id: str | None = None, on_row: Callable[[int], None] | None = None
@@ -37,13 +35,15 @@ def export_archive(
         header = {"format": FORMAT, "version": FORMAT_VERSION, "schema": schema, "thread_id": thread_id}
         out.write(encode("header", header))
         for kind in KINDS:
-            statement = select(*kind.columns).order_by(kind.table.c[kind.key])
-            if thread_id is not None:
+            if thread_id is not None and kind.thread_column is None:
+                continue
+            statement = select(*kind.columns).order_by(*(kind.table.c[key] for key in kind.keys))
+            if thread_id is not None and kind.thread_column is not None:
                 statement = statement.where(kind.table.c[kind.thread_column] == thread_id)
-            rows = connection.execution_options(stream_results=True, yield_per=STREAM_ROWS).execute(statement)
+            rows = connection.execution_options(stream_results=True, yield_per=kind.batch).execute(statement)
             written = 0
             for row in rows:
-                out.write(encode(kind.name, row._asdict()))
+                out.write(encode(kind.name, kind.record(row._asdict())))
                 written += 1
                 if on_row is not None:
                     on_row(1)

@@ -14,6 +14,7 @@ from sqlalchemy import Connection, exists, select, text
 
 from assistdb.audit.export_format import (
     ADDED_IN_2,
+    ADDED_IN_3,
     FORMAT,
     FORMAT_VERSION,
     KINDS,
@@ -31,7 +32,6 @@ from assistdb.store.chaining import EVENT_COLUMNS
 from assistdb.store.hashing import PLAIN, PLAIN_SEALER
 from assistdb.store.tool_ledger import seal_events
 
-BATCH = 1000
 _KINDS = {kind.name: kind for kind in KINDS}
 _HINT = "import an unmodified assistdb export"
 
@@ -60,7 +60,7 @@ def import_archive(store: Store, inp: TextIO, *, on_row: Callable[[int], None] |
                 record = _upgrade_record(kind.name, record, line, ledger_tips)
             pending[kind.name].append(kind.check(record, line))
             setattr(result, kind.table.name, getattr(result, kind.table.name) + 1)
-            if len(pending[kind.name]) >= BATCH:
+            if len(pending[kind.name]) >= kind.batch:
                 _insert(connection, kind, pending[kind.name])
             if on_row is not None:
                 on_row(1)
@@ -68,7 +68,7 @@ def import_archive(store: Store, inp: TextIO, *, on_row: Callable[[int], None] |
             raise InvalidInputError("the export has no end line: it is truncated", hint="export it again")
         for kind in KINDS:
             _insert(connection, kind, pending[kind.name])
-        _check_counts(end, result)
+        _check_counts(end, result, version)
         _continue_ids_after_imported(connection)
         rebuild_index(connection)
         _verify_before_commit(connection, store)
@@ -140,10 +140,11 @@ def _check_header(first: tuple[int, dict[str, Any]] | None) -> int:
     return int(version)
 
 
-def _check_counts(end: tuple[int, dict[str, Any]], result: RowCounts) -> None:
+def _check_counts(end: tuple[int, dict[str, Any]], result: RowCounts, version: int) -> None:
     line, counts = end
     for kind in KINDS:
-        if counts.get(kind.table.name) != getattr(result, kind.table.name):
+        absent = 0 if version < 3 and kind.table.name in ADDED_IN_3 else None
+        if counts.get(kind.table.name, absent) != getattr(result, kind.table.name):
             raise InvalidInputError(
                 f"line {line} of the export: the end line counts {counts.get(kind.table.name)!r} "
                 f"{kind.table.name} but the file holds {getattr(result, kind.table.name)}",

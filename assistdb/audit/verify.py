@@ -12,7 +12,9 @@ In order:
 3. The index: ``heads`` and ``head_metadata`` are re-derived from each chain's versions exactly
    as the writer derives them, and every row that disagrees is named (``assistdb audit reindex``
    rebuilds them).
-4. With ``expected`` (a state named by a digest from an earlier run), that every chain of that
+4. File content: every stored content re-hashed from its parts (it must hash to its name), and
+   every file's recorded size checked against the content it names.
+5. With ``expected`` (a state named by a digest from an earlier run), that every chain of that
    state still holds the same row at the same position: the archive is a continuation of it.
 
 Every chain's length and end hash, and one digest over them all, are in the report.
@@ -33,6 +35,7 @@ from assistdb.errors import DatabaseError, InvalidInputError, VerificationError
 from assistdb.store import Store
 from assistdb.store.archive import CHAINS, HEAD_METADATA, HEADS, VERSIONS, index_rows, now_us
 from assistdb.store.chaining import ChainChecker, ChainProblem, LedgerChecker, ProblemKind, VersionChecker
+from assistdb.store.contents import ContentProblem, content_problems
 from assistdb.store.hashing import Sealer, tips_digest
 from assistdb.store.objects import Indexed, index_of
 from assistdb.store.schema import CHECKPOINTS, TOOL_CALLS
@@ -82,11 +85,13 @@ class VerifyReport:
     integrity: str = "not checked"
     problems: list[ChainProblem] = field(default_factory=list)
     index_problems: list[IndexProblem] = field(default_factory=list)
+    contents: int = 0  # file contents re-hashed
+    content_problems: list[ContentProblem] = field(default_factory=list)
     tips: State = field(default_factory=dict)  # every chain's (length, end hash), ledgers included
 
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.index_problems
+        return not self.problems and not self.index_problems and not self.content_problems
 
     @property
     def digest(self) -> str:
@@ -104,9 +109,11 @@ class VerifyReport:
             parts.append(f"{broken_ledgers} of {self.ledgers} tool ledger(s) do not verify")
         if self.index_problems:
             parts.append(f"{len(self.index_problems)} index row(s) disagree with the archive")
+        if self.content_problems:
+            parts.append(f"{len(self.content_problems)} file content(s) do not match their hash")
         hint = (
             "the rows named were changed or removed after they were written; restore from an export"
-            if self.problems
+            if self.problems or self.content_problems
             else "run `assistdb audit reindex` to rebuild them from the archive"
         )
         return VerificationError("; ".join(parts), hint=hint)
@@ -179,6 +186,13 @@ def verify_connection(
             )
     if chain_id is None:
         index.orphans(report)
+
+        def counted() -> None:
+            report.contents += 1
+            if on_row is not None:
+                on_row(1)
+
+        report.content_problems.extend(content_problems(connection, counted))
     report.problems.extend(continuation.missing(report, chain_id))
 
 

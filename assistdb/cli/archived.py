@@ -29,6 +29,8 @@ LABELS: dict[ObjectType, str] = {
     "message": "message",
     "run": "run",
     "run_step": "run step",
+    "file": "file",
+    "vector_store": "vector store",
 }
 
 

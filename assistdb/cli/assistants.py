@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -140,6 +141,13 @@ def _assistant_options(*, creating: bool) -> Callable[[F], F]:
                 help="A built-in tool; repeat for both.",
             ),
             metadata_option(),
+            click.option(
+                "--file-search",
+                "file_search",
+                multiple=True,
+                type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                help="A local file to search (repeatable): uploaded unless already, in a vector store.",
+            ),
             click.option("--temperature", type=FiniteRange(0, 2), help="Sampling temperature, 0 to 2."),
             click.option("--top-p", type=FiniteRange(0, 1), help="Nucleus sampling, 0 to 1."),
             json_option,
@@ -180,12 +188,28 @@ def _params(
     return {key: value for key, value in params.items() if value is not None}
 
 
+def _with_files(
+    cli: CliContext, params: dict[str, Any], paths: tuple[Path, ...], *, name: str, current: Any = None
+) -> dict[str, Any]:
+    """``params`` with file search over local files: the files uploaded (unless their content is
+    on the API already) into a vector store (kept if the assistant's holds exactly them)."""
+    if not paths:
+        return params
+    from assistdb.file_resources import current_store_ids, file_search_resources, with_file_search
+
+    resources = file_search_resources(
+        cli.db, paths, name=f"{name} files", store_ids=current_store_ids(current)
+    )
+    tools = params.get("tools", current.to_dict().get("tools") if current is not None else None)
+    return {**params, "tools": with_file_search(tools), "tool_resources": resources}
+
+
 @assistants.command("create")
 @_assistant_options(creating=True)
 @pass_cli
-def create(cli: CliContext, /, as_json: bool, **options: Any) -> None:
-    """Create an assistant."""
-    params = _params(**options)
+def create(cli: CliContext, /, as_json: bool, file_search: tuple[Path, ...], **options: Any) -> None:
+    """Create an assistant; --file-search uploads local files and attaches them in one step."""
+    params = _with_files(cli, _params(**options), file_search, name=options["name"])
     _emit(cli.db.assistants.create(**params), as_json)
 
 
@@ -193,9 +217,15 @@ def create(cli: CliContext, /, as_json: bool, **options: Any) -> None:
 @click.argument("assistant_id", shell_complete=archived_ids("assistant"))
 @_assistant_options(creating=False)
 @pass_cli
-def update(cli: CliContext, /, assistant_id: str, as_json: bool, **options: Any) -> None:
-    """Change an assistant; only the options given change (--tool/--tools replace all tools)."""
+def update(
+    cli: CliContext, /, assistant_id: str, as_json: bool, file_search: tuple[Path, ...], **options: Any
+) -> None:
+    """Change an assistant; only the options given change (--tool/--tools replace all tools;
+    --file-search replaces the searched files, reusing what is uploaded already)."""
     params = _params(**options)
+    if file_search:
+        current = cli.db.assistants.retrieve(check_id("assistant", assistant_id))
+        params = _with_files(cli, params, file_search, name=current.name or assistant_id, current=current)
     if not params:
         raise InvalidInputError("nothing to update", hint="pass at least one option, e.g. --instructions")
     _emit(cli.db.assistants.update(assistant_id, **params), as_json)

@@ -65,14 +65,17 @@ def verify_command(cli: CliContext, thread_id: str | None, expect: str | None, a
     if as_json:
         emit_json(_report_data(report))
     elif report.ok:
+        contents = f", {report.contents} file content(s)" if report.contents else ""
         click.echo(
-            f"ok: {report.chains} chain(s), {report.rows} row(s), {report.events} tool event(s) verified"
+            f"ok: {report.chains} chain(s), {report.rows} row(s), {report.events} tool event(s)"
+            f"{contents} verified"
         )
         if chain_id is None:
             click.echo(f"digest: {report.digest}")
     else:
-        for line in [p.describe() for p in report.problems] + [p.describe() for p in report.index_problems]:
-            say(line)
+        for problems in (report.problems, report.index_problems, report.content_problems):
+            for problem in problems:
+                say(problem.describe())
     if report.ok and chain_id is None and not recorded:
         note("note: the database is read-only, so --expect will need the saved --json output (@FILE)")
     if not report.ok:
@@ -90,6 +93,8 @@ def _report_data(report: VerifyReport) -> dict[str, Any]:
         "unverified": report.unverified,
         "problems": [to_data(problem) for problem in report.problems],
         "index_problems": [to_data(problem) for problem in report.index_problems],
+        "contents": report.contents,
+        "content_problems": [to_data(problem) for problem in report.content_problems],
         "tips": [
             {"chain_id": chain, "length": length, "end_hash": end}
             for chain, (length, end) in sorted(report.tips.items())

@@ -1,28 +1,27 @@
 """``assistdb files`` and ``assistdb vector-stores``: files and vector stores on the API.
 
-They talk to the API directly (``--base-url``, e.g. ``assistdb serve``) and are not archived.
-Uploads and downloads stream (progress on stderr when it is a terminal); a download never
-overwrites a file: it is written beside the target and renamed into place only when complete.
-Names and text that come from the API are shown with control characters replaced.
+They go through the library's repositories (``db.files``, ``db.vector_stores``), so every file
+and store they see is archived, and each upload's content hash is recorded
+(``--archive-content`` archives the content too). Uploads and downloads stream (progress on
+stderr when it is a terminal); a download never overwrites a file: it is written beside the
+target and renamed into place only when complete. Names and text that come from the API are
+shown with control characters replaced.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 import click
 
+from assistdb.cli.archived import history_command
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import confirm_or_refuse, json_option, yes_option
 from assistdb.cli.output import emit_fields, emit_json, emit_table, human_time, note, printable, progress
 from assistdb.errors import InvalidInputError
-
-if TYPE_CHECKING:
-    import openai
 
 PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 
@@ -30,16 +29,6 @@ PURPOSES = ("assistants", "batch", "fine-tune", "vision", "user_data", "evals")
 def plain(value: Any) -> str:
     """Text from the API made safe for a terminal, on one line (see ``printable``)."""
     return printable("-" if value is None else str(value), multiline=False)
-
-
-@contextmanager
-def api(cli: CliContext) -> Iterator[openai.OpenAI]:
-    """The SDK client, with API errors turned into assistdb's (one line, exit code 3 or 4)."""
-    from assistdb.client import make_client
-    from assistdb.repositories.api import translate_api_errors
-
-    with translate_api_errors():
-        yield make_client(cli.client_settings)
 
 
 class _Counting:
@@ -68,6 +57,19 @@ def _show_file(file: Any) -> None:
     )
 
 
+def upload_file(
+    cli: CliContext, path: Path, *, purpose: Any = "assistants", archive_content: bool = False
+) -> Any:
+    """Upload one local file through ``db.files`` with a progress bar; an empty file is refused
+    before anything is sent."""
+    size = path.stat().st_size
+    if size == 0:
+        raise InvalidInputError(f"{path} is empty", hint="the API refuses empty files")
+    with path.open("rb") as source, progress(f"uploading {path.name}", total=size) as advance:
+        counted: Any = _Counting(source, advance)
+        return cli.db.files.create((path.name, counted), purpose=purpose, archive_content=archive_content)
+
+
 @click.group()
 def files() -> None:
     """Upload, list, show, download and delete files."""
@@ -78,19 +80,16 @@ def files() -> None:
     "paths", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
 )
 @click.option("--purpose", type=click.Choice(PURPOSES), default="assistants", show_default=True)
+@click.option(
+    "--archive-content", is_flag=True, help="Archive the content too (stored once per distinct content)."
+)
 @json_option
 @pass_cli
-def upload(cli: CliContext, paths: tuple[Path, ...], purpose: str, as_json: bool) -> None:
-    """Upload files (each at most 512 MB), streamed from disk."""
-    uploaded = []
-    with api(cli) as client:
-        for path in paths:
-            size = path.stat().st_size
-            if size == 0:
-                raise InvalidInputError(f"{path} is empty", hint="the API refuses empty files")
-            with path.open("rb") as source, progress(f"uploading {path.name}", total=size) as advance:
-                counted: Any = _Counting(source, advance)
-                uploaded.append(client.files.create(file=(path.name, counted), purpose=purpose))  # type: ignore[arg-type]
+def upload(
+    cli: CliContext, paths: tuple[Path, ...], purpose: Any, archive_content: bool, as_json: bool
+) -> None:
+    """Upload files (each at most 512 MB), streamed from disk; their content hashes are archived."""
+    uploaded = [upload_file(cli, path, purpose=purpose, archive_content=archive_content) for path in paths]
     if as_json:
         emit_json(uploaded)
         return
@@ -104,11 +103,7 @@ def upload(cli: CliContext, paths: tuple[Path, ...], purpose: str, as_json: bool
 @pass_cli
 def list_files(cli: CliContext, purpose: str | None, limit: int, as_json: bool) -> None:
     """List files, newest first."""
-    with api(cli) as client:
-        kwargs: dict[str, Any] = {"limit": limit}
-        if purpose:
-            kwargs["purpose"] = purpose
-        found = client.files.list(**kwargs).data
+    found = list(itertools.islice(cli.db.files.list(purpose=purpose, order="desc", limit=limit), limit))
     if as_json:
         emit_json(found)
         return
@@ -125,8 +120,7 @@ def list_files(cli: CliContext, purpose: str | None, limit: int, as_json: bool) 
 @pass_cli
 def show(cli: CliContext, file_id: str, as_json: bool) -> None:
     """Show one file."""
-    with api(cli) as client:
-        found = client.files.retrieve(file_id)
+    found = cli.db.files.retrieve(file_id)
     if as_json:
         emit_json(found)
     else:
@@ -144,26 +138,27 @@ def show(cli: CliContext, file_id: str, as_json: bool) -> None:
 @pass_cli
 def download(cli: CliContext, file_id: str, output: Path | None) -> None:
     """Download a file's content; refuses to overwrite an existing file."""
-    with api(cli) as client:
-        meta = client.files.retrieve(file_id)
-        target = output or Path(Path(plain(meta.filename)).name or file_id)
+    meta = cli.db.files.retrieve(file_id)
+    target = output or Path(Path(plain(meta.filename)).name or file_id)
+    if target.exists():
+        raise InvalidInputError(f"{target} exists; nothing was written", hint="choose another --output")
+    partial = target.with_name(f".{target.name}.{os.getpid()}.part")
+    try:
+        with (
+            partial.open("xb") as sink,
+            progress(f"downloading {target.name}", total=meta.bytes) as advance,
+        ):
+
+            def write(piece: bytes) -> None:
+                sink.write(piece)
+                advance(len(piece))
+
+            cli.db.files.download(file_id, write)
         if target.exists():
-            raise InvalidInputError(f"{target} exists; nothing was written", hint="choose another --output")
-        partial = target.with_name(f".{target.name}.{os.getpid()}.part")
-        try:
-            with (
-                client.files.with_streaming_response.content(file_id) as response,
-                partial.open("xb") as sink,
-                progress(f"downloading {target.name}", total=meta.bytes) as advance,
-            ):
-                for piece in response.iter_bytes():
-                    sink.write(piece)
-                    advance(len(piece))
-            if target.exists():
-                raise InvalidInputError(f"{target} appeared meanwhile; nothing was written", hint="retry")
-            partial.rename(target)
-        finally:
-            partial.unlink(missing_ok=True)
+            raise InvalidInputError(f"{target} appeared meanwhile; nothing was written", hint="retry")
+        partial.rename(target)
+    finally:
+        partial.unlink(missing_ok=True)
     note(f"wrote {target} ({meta.bytes} bytes)")
 
 
@@ -175,8 +170,7 @@ def download(cli: CliContext, file_id: str, output: Path | None) -> None:
 def delete(cli: CliContext, file_id: str, yes: bool, as_json: bool) -> None:
     """Delete a file (it also leaves every vector store)."""
     confirm_or_refuse(f"Delete file {file_id}?", yes)
-    with api(cli) as client:
-        deleted = client.files.delete(file_id)
+    deleted = cli.db.files.delete(file_id)
     if as_json:
         emit_json(deleted)
     else:
@@ -221,8 +215,7 @@ def create_store(
     kwargs: dict[str, Any] = {"name": name, "file_ids": list(file_ids)}
     if expires_after_days is not None:
         kwargs["expires_after"] = {"anchor": "last_active_at", "days": expires_after_days}
-    with api(cli) as client:
-        store = client.vector_stores.create(**kwargs)
+    store = cli.db.vector_stores.create(**kwargs)
     if as_json:
         emit_json(store)
     else:
@@ -235,8 +228,7 @@ def create_store(
 @pass_cli
 def list_stores(cli: CliContext, limit: int, as_json: bool) -> None:
     """List vector stores, newest first."""
-    with api(cli) as client:
-        found = client.vector_stores.list(limit=limit).data
+    found = list(itertools.islice(cli.db.vector_stores.list(order="desc", limit=limit), limit))
     if as_json:
         emit_json(found)
         return
@@ -253,9 +245,8 @@ def list_stores(cli: CliContext, limit: int, as_json: bool) -> None:
 @pass_cli
 def show_store(cli: CliContext, store_id: str, as_json: bool) -> None:
     """Show a vector store and its files."""
-    with api(cli) as client:
-        store = client.vector_stores.retrieve(store_id)
-        store_files = client.vector_stores.files.list(store_id, limit=100).data
+    store = cli.db.vector_stores.retrieve(store_id)
+    store_files = list(itertools.islice(cli.db.vector_stores.files(store_id), 100))
     if as_json:
         emit_json({"vector_store": store.to_dict(), "files": [item.to_dict() for item in store_files]})
         return
@@ -277,20 +268,8 @@ def show_store(cli: CliContext, store_id: str, as_json: bool) -> None:
 @pass_cli
 def add_files(cli: CliContext, store_id: str, files_or_ids: tuple[str, ...], as_json: bool) -> None:
     """Add files to a store: file IDs, or local paths (uploaded first), as one batch."""
-    with api(cli) as client:
-        file_ids = []
-        for item in files_or_ids:
-            path = Path(item)
-            if path.is_file():
-                with (
-                    path.open("rb") as source,
-                    progress(f"uploading {path.name}", total=path.stat().st_size) as advance,
-                ):
-                    counted: Any = _Counting(source, advance)
-                    file_ids.append(client.files.create(file=(path.name, counted), purpose="assistants").id)
-            else:
-                file_ids.append(item)
-        batch = client.vector_stores.file_batches.create_and_poll(store_id, file_ids=file_ids)
+    file_ids = [upload_file(cli, Path(item)).id if Path(item).is_file() else item for item in files_or_ids]
+    batch = cli.db.vector_stores.add_files(store_id, file_ids)
     if as_json:
         emit_json(batch)
         return
@@ -306,8 +285,7 @@ def add_files(cli: CliContext, store_id: str, files_or_ids: tuple[str, ...], as_
 @pass_cli
 def search(cli: CliContext, store_id: str, query: str, max_results: int, as_json: bool) -> None:
     """Search a vector store; best chunks first."""
-    with api(cli) as client:
-        results = client.vector_stores.search(store_id, query=query, max_num_results=max_results).data
+    results = cli.db.vector_stores.search(store_id, query=query, max_num_results=max_results)
     if as_json:
         emit_json(results)
         return
@@ -329,9 +307,12 @@ def search(cli: CliContext, store_id: str, query: str, max_results: int, as_json
 def delete_store(cli: CliContext, store_id: str, yes: bool, as_json: bool) -> None:
     """Delete a vector store (its files stay)."""
     confirm_or_refuse(f"Delete vector store {store_id}?", yes)
-    with api(cli) as client:
-        deleted = client.vector_stores.delete(store_id)
+    deleted = cli.db.vector_stores.delete(store_id)
     if as_json:
         emit_json(deleted)
     else:
         note(f"deleted {deleted.id}")
+
+
+files.add_command(history_command("file", hint="run `assistdb files list` first"))
+vector_stores.add_command(history_command("vector_store", hint="run `assistdb vector-stores list` first"))

@@ -205,13 +205,25 @@ def delete(cli: CliContext, thread_id: str, yes: bool) -> None:
 @click.option(
     "--workers", type=click.IntRange(1, 64), default=4, show_default=True, help="Threads synced at once."
 )
+@click.option(
+    "--with-files",
+    is_flag=True,
+    help="Also archive the files the threads refer to, with their content (each content once).",
+)
 @json_option
 @pass_cli
 def sync(
-    cli: CliContext, thread_ids: tuple[str, ...], all_tracked: bool, full: bool, workers: int, as_json: bool
+    cli: CliContext,
+    thread_ids: tuple[str, ...],
+    all_tracked: bool,
+    full: bool,
+    workers: int,
+    with_files: bool,
+    as_json: bool,
 ) -> None:
     """Bring archived threads up to date with the API (only what is new, unless --full)."""
     from assistdb.sync import sync_threads
+    from assistdb.sync.files import archive_thread_files
 
     if bool(thread_ids) == all_tracked:
         raise InvalidInputError("name the threads to sync, or pass --all", hint="not both")
@@ -224,10 +236,30 @@ def sync(
             cli.db, targets, full=full, workers=workers, on_progress=lambda _result: advance(1)
         )
     data = to_data(summary)
+    if with_files:
+        synced = [result.thread_id for result in summary.results if result.ok and not result.gone]
+        with progress("archiving files", total=None) as advance:
+            archived = archive_thread_files(cli.db, synced, on_file=lambda _id: advance(1))
+        data["files"] = to_data(archived)
+        data.update(
+            {
+                "files referenced": archived.files,
+                "contents stored": archived.stored,
+                "contents known": archived.already,
+                "files gone": archived.gone,
+                "files failed": len(archived.errors),
+            }
+        )
     if as_json:
         emit_json(data)
     else:
         emit_fields((key, value) for key, value in data.items() if not isinstance(value, list | dict))
+    if with_files and archived.errors:
+        file_id, error = next(iter(archived.errors.items()))
+        raise ApiError(
+            f"{len(archived.errors)} file(s) could not be archived; {file_id}: {error}",
+            hint="run the sync again: contents already archived are not downloaded again",
+        )
     if summary.failed:
         thread_id, error = next(iter(summary.errors.items()))
         raise ApiError(

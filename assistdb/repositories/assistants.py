@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Literal
 
 from openai.types.beta import Assistant, AssistantDeleted
@@ -13,7 +11,7 @@ from assistdb.repositories.base import (
     Face,
     Op,
     Paged,
-    RepositoryOps,
+    StandaloneOps,
     async_paged,
     awaitable_op,
     blocking,
@@ -21,15 +19,13 @@ from assistdb.repositories.base import (
 )
 from assistdb.repositories.faces import Api, StoreWork
 from assistdb.repositories.validation import check_id, check_metadata
-from assistdb.store import Filters
-from assistdb.store.queries import Order
 
 if TYPE_CHECKING:
     from openai.types.beta.assistant_create_params import AssistantCreateParams
     from openai.types.beta.assistant_update_params import AssistantUpdateParams
 
 
-class AssistantsOps(RepositoryOps[Assistant]):
+class AssistantsOps(StandaloneOps[Assistant]):
     object_type = "assistant"
     model = Assistant
 
@@ -69,18 +65,6 @@ class AssistantsOps(RepositoryOps[Assistant]):
         return self._pages(
             lambda c: c.beta.assistants.list, order=order, limit=limit, after=after, before=before
         )
-
-    def find(
-        self,
-        *,
-        metadata: Mapping[str, str] | None = None,
-        include_deleted: bool = False,
-        order: Order = "asc",
-        limit: int | None = None,
-    ) -> Op[builtins.list[Assistant]]:
-        """Archived assistants, optionally with these metadata pairs, without an API call."""
-        filters = Filters(metadata=metadata, include_deleted=include_deleted)
-        return self._read(lambda: self._store.reader.find("assistant", filters, order=order, limit=limit))
 
 
 class AssistantsRepository(Face):

@@ -4,7 +4,7 @@ reads (see :mod:`assistdb.repositories.faces` for how an operation becomes a met
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
@@ -15,8 +15,9 @@ from assistdb.errors import InvalidInputError
 from assistdb.repositories.faces import Api, Emit, Face, Op, Paged, StoreWork, async_paged, blocking, paged
 from assistdb.repositories.faces import awaitable as awaitable_op
 from assistdb.repositories.validation import check_id
-from assistdb.store import Store, StoredVersion
+from assistdb.store import Filters, Store, StoredVersion
 from assistdb.store.objects import ObjectType
+from assistdb.store.queries import Order
 
 M = TypeVar("M", bound=SdkModel)
 
@@ -90,18 +91,20 @@ class RepositoryOps(Generic[M]):
         known: str = yield StoreWork(lambda: thread_of(self._store, object_id, None))
         return known
 
-    def _pages(self, pick: Callable[[Any], Callable[..., Any]], *args: Any, **params: Any) -> Paged:
+    def _pages(
+        self, pick: Callable[[Any], Callable[..., Any]], *args: Any, archive: bool = True, **params: Any
+    ) -> Paged:
         """Every object of a list endpoint from the given cursor on; each page is archived as it
-        arrives, in one transaction, oldest first whatever the listing order: the archive orders
-        objects created in the same second by arrival, so a newest-first page recorded as it
-        came would read back reversed."""
+        arrives (unless not ``archive``: objects the archive does not keep), in one transaction,
+        oldest first whatever the listing order: the archive orders objects created in the same
+        second by arrival, so a newest-first page recorded as it came would read back reversed."""
         params = {key: value for key, value in params.items() if value is not None}
         params.setdefault("limit", PAGE_SIZE)
         newest_first = params.get("order", "desc") == "desc"
         while True:
             page = yield Api(pick, args, dict(params))
             items: builtins.list[M] = builtins.list(page.data)
-            if items:
+            if items and archive:
                 yield from self._record(*(reversed(items) if newest_first else items))
             yield Emit(items)
             if not items or not page.has_more:
@@ -141,6 +144,25 @@ class RepositoryOps(Generic[M]):
         return versions
 
 
+class StandaloneOps(RepositoryOps[M]):
+    """Operations of objects that are a chain of their own (assistants, vector stores), found
+    in the archive by metadata."""
+
+    def find(
+        self,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        include_deleted: bool = False,
+        order: Order = "asc",
+        limit: int | None = None,
+    ) -> Op[builtins.list[M]]:
+        """Archived objects of this kind, optionally with these metadata pairs, without an API call."""
+        filters = Filters(metadata=metadata, include_deleted=include_deleted)
+        return self._read(
+            lambda: self._store.reader.find(self.object_type, filters, order=order, limit=limit)
+        )
+
+
 __all__ = [
     "PAGE_SIZE",
     "ArchivedVersion",
@@ -148,6 +170,7 @@ __all__ = [
     "Op",
     "Paged",
     "RepositoryOps",
+    "StandaloneOps",
     "async_paged",
     "awaitable_op",
     "blocking",

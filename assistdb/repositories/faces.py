@@ -74,6 +74,16 @@ class CloseStream:
 
 
 @dataclass(frozen=True)
+class Download:
+    """Stream a binary response (``pick(client)(*args)``, a ``with_streaming_response`` method)
+    into ``sink`` piece by piece; the result is the number of bytes."""
+
+    pick: Callable[[Any], Callable[..., Any]]
+    args: tuple[Any, ...]
+    sink: Callable[[bytes], Any]
+
+
+@dataclass(frozen=True)
 class Emit:
     """Items a paged operation hands to its caller."""
 
@@ -88,7 +98,7 @@ class EventStream:
 
 END = object()  # what NextEvent gives when the stream has no more events
 
-Request: TypeAlias = Api | StoreWork | Pause | Gather | OpenStream | NextEvent | CloseStream
+Request: TypeAlias = Api | StoreWork | Pause | Gather | OpenStream | NextEvent | CloseStream | Download
 Op: TypeAlias = Generator[Request, Any, T]
 Paged: TypeAlias = Generator[Request | Emit, Any, None]
 
@@ -150,6 +160,13 @@ class BlockingIO:
         if isinstance(request, CloseStream):
             request.stream.manager.__exit__(None, None, None)
             return None
+        if isinstance(request, Download):
+            size = 0
+            with api.translate_api_errors(), request.pick(self._client())(*request.args) as response:
+                for piece in response.iter_bytes():
+                    request.sink(piece)
+                    size += len(piece)
+            return size
         raise TypeError(f"unknown request {request!r}")
 
 
@@ -213,6 +230,14 @@ class AsyncIO:
         if isinstance(request, CloseStream):
             await request.stream.manager.__aexit__(None, None, None)
             return None
+        if isinstance(request, Download):
+            size = 0
+            with api.translate_api_errors():
+                async with request.pick(self._client())(*request.args) as response:
+                    async for piece in response.iter_bytes():
+                        request.sink(piece)  # a local spool or file: no network, no archive
+                        size += len(piece)
+            return size
         raise TypeError(f"unknown request {request!r}")
 
 

@@ -16,6 +16,8 @@ _LABELS: dict[ObjectType, str] = {
     "message": "message",
     "run": "run",
     "run_step": "run step",
+    "file": "file",
+    "vector_store": "vector store",
 }
 #: The API's built-in tools, named by type (``--tool`` and ``tools:`` entries in ``apply``).
 BUILTIN_TOOLS = ("code_interpreter", "file_search")

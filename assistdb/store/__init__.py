@@ -8,6 +8,7 @@ from typing import Any
 
 from assistdb.store import migrations
 from assistdb.store.archive import ArchiveWriter, RecordResult
+from assistdb.store.contents import FileContents
 from assistdb.store.database import Database, default_database_path, default_database_url
 from assistdb.store.hashing import Sealer
 from assistdb.store.queries import ArchiveReader, Filters, StoredVersion
@@ -44,6 +45,7 @@ class Store:
         self.reader = ArchiveReader(self.database)
         self.tools = ToolLedger(self.database, self.sealer)
         self.tracking = Tracking(self.database)
+        self.contents = FileContents(self.database)
 
     @contextmanager
     def writing(self) -> Iterator[ArchiveWriter]:

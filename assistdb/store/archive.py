@@ -73,12 +73,14 @@ class _HeadState:
     first_seq: int
 
     def outdates(self, item: _Pending) -> bool:
-        """Whether ``item`` is already known to be out of date: a live object in a final status
-        cannot go back to an unfinished one, so such an observation was made before the archived
-        one and arrived after it (two processes watching one run)."""
+        """Whether ``item`` is already known to be out of date: a message, run or step in a final
+        status cannot go back to an unfinished one, so such an observation was made before the
+        archived one and arrived after it (two processes watching one run). A vector store can:
+        adding files takes it from ``completed`` back to ``in_progress``."""
         status = self.status
         return (
-            not self.tombstone
+            item.index.thread_id is not None
+            and not self.tombstone
             and not item.tombstone
             and status is not None
             and status not in UNFINISHED

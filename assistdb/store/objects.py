@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from assistdb.errors import InvalidApiObjectError
 
-ObjectType = Literal["assistant", "thread", "message", "run", "run_step"]
+ObjectType = Literal["assistant", "thread", "message", "run", "run_step", "file", "vector_store"]
 
 # The API's ``object`` field -> our object type.
 TYPE_OF_API_OBJECT: dict[str, ObjectType] = {
@@ -18,6 +18,8 @@ TYPE_OF_API_OBJECT: dict[str, ObjectType] = {
     "thread.message": "message",
     "thread.run": "run",
     "thread.run.step": "run_step",
+    "file": "file",
+    "vector_store": "vector_store",
 }
 API_OBJECT_OF_TYPE: dict[ObjectType, str] = {v: k for k, v in TYPE_OF_API_OBJECT.items()}
 
@@ -31,7 +33,13 @@ ID_PREFIXES: dict[ObjectType, str] = {
     "message": "msg_",
     "run": "run_",
     "run_step": "step_",
+    "file": "file-",
+    "vector_store": "vs_",
 }
+
+#: Objects that are a chain of their own (not inside a thread): each assistant, file and vector
+#: store is its own hash chain.
+STANDALONE: frozenset[ObjectType] = frozenset({"assistant", "file", "vector_store"})
 
 
 # The longest text each index column holds (PostgreSQL enforces them; the API's own limits).
@@ -91,7 +99,7 @@ def index_of(body: Mapping[str, Any]) -> Indexed:
     thread_id: str | None
     if object_type == "thread":
         thread_id = object_id
-    elif object_type == "assistant":
+    elif object_type in STANDALONE:
         thread_id = None
     else:
         thread_id = _id(body, "thread_id", object_type)

@@ -22,7 +22,9 @@ from sqlalchemy import (
     Column,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
     String,
     Table,
     Text,
@@ -210,8 +212,43 @@ MIGRATION_ITEMS = Table(
     sqlite_autoincrement=True,
 )
 
+#: File content, content-addressed: one row per distinct content (its SHA-256, size and number of
+#: parts), written only once all its parts are. Append-only, like the archive.
+FILE_CONTENTS = Table(
+    "file_contents",
+    metadata,
+    Column("sha256", String(HASH), primary_key=True),
+    Column("bytes", BigInteger, nullable=False),
+    Column("parts", Integer, nullable=False),
+    Column("stored_at_us", BigInteger, nullable=False),
+)
+
+#: The content itself, in parts of at most ``store.contents.PART_SIZE`` bytes, so that neither
+#: writing nor reading a large file holds it in memory (a blob, on SQLite and PostgreSQL alike).
+FILE_PARTS = Table(
+    "file_parts",
+    metadata,
+    Column("sha256", String(HASH), nullable=False),
+    Column("part", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("sha256", "part", name="pk_file_parts"),
+)
+
+#: Which content an API file has: recorded on upload (hashed as it is sent) and on download.
+#: Many files may share one content; looking files up by hash is how ``assistants apply`` knows a
+#: file was uploaded already. The content itself is archived only when asked.
+FILE_HASHES = Table(
+    "file_hashes",
+    metadata,
+    Column("file_id", String(ID), primary_key=True),
+    Column("sha256", String(HASH), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("recorded_at_us", BigInteger, nullable=False),
+    Index("ix_file_hashes_sha256", "sha256"),
+)
 
 ARCHIVE_TABLES = ("versions", "tool_calls", "checkpoints")
+FILE_TABLES = ("file_contents", "file_parts", "file_hashes")
 
 #: The full-text index of message text (migration 0003): an FTS5 virtual table (and its shadow
 #: tables) on SQLite, a table with a generated ``tsvector`` on PostgreSQL; written only by a

@@ -150,3 +150,67 @@ def test_bad_files_are_one_line_errors_that_change_nothing(
 
 def test_a_missing_file_is_a_usage_error(sqlite_cli: Cli, tmp_path: Path) -> None:
     assert_one_line_error(sqlite_cli("assistants", "apply", str(tmp_path / "none.yaml")), 2, "does not exist")
+
+
+FILES_SPEC = """\
+- name: librarian
+  model: gpt-4o
+  files: [docs/zoo.txt, docs/rust.txt]
+"""
+
+
+def uploads(cli: Cli) -> int:
+    return int(cli.server.stats()["by_route"].get("POST /v1/files", 0))
+
+
+def test_apply_uploads_files_once_and_attaches_them(run_cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "zoo.txt").write_text("Penguins cannot fly.\n")
+    (tmp_path / "docs" / "rust.txt").write_text("Rust is a language.\n")
+    path = write_spec(tmp_path, FILES_SPEC)
+    run_cli.server.reset_stats()
+
+    (created,) = run_cli.json("assistants", "apply", str(path))
+
+    assistant = created["assistant"]
+    assert {"type": "file_search"} in [{"type": tool["type"]} for tool in assistant["tools"]]
+    (store_id,) = assistant["tool_resources"]["file_search"]["vector_store_ids"]
+    shown = run_cli.json("vector-stores", "show", store_id)
+    assert shown["vector_store"]["file_counts"]["completed"] == 2
+    assert uploads(run_cli) == 2
+
+    run_cli.server.reset_stats()
+    (again,) = run_cli.json("assistants", "apply", str(path))
+    assert (again["action"], uploads(run_cli), writes(run_cli)) == ("unchanged", 0, 0)
+
+    (tmp_path / "docs" / "rust.txt").write_text("Rust is a systems language.\n")
+    (changed,) = run_cli.json("assistants", "apply", str(path))
+    assert changed["action"] == "update"
+    assert [change["field"] for change in changed["changes"]] == ["tool_resources"]
+    assert uploads(run_cli) == 1  # only the edited file; zoo.txt is found by its hash
+    (new_store,) = changed["assistant"]["tool_resources"]["file_search"]["vector_store_ids"]
+    assert new_store != store_id
+
+
+def test_create_with_file_search_reuses_uploaded_content(run_cli: Cli, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Otters hold hands while they sleep.\n")
+    (uploaded,) = run_cli.json("files", "upload", str(notes))
+    run_cli.server.reset_stats()
+
+    created = run_cli.json(
+        "assistants", "create", "--name", "otters", "--model", "gpt-4o", "--file-search", str(notes)
+    )
+
+    assert uploads(run_cli) == 0
+    (store_id,) = created["tool_resources"]["file_search"]["vector_store_ids"]
+    assert [f["id"] for f in run_cli.json("vector-stores", "show", store_id)["files"]] == [uploaded["id"]]
+    assert [tool["type"] for tool in created["tools"]] == ["file_search"]
+
+
+def test_files_in_a_spec_are_checked_before_any_request(run_cli: Cli, tmp_path: Path) -> None:
+    (tmp_path / "empty.txt").write_text("")
+    path = write_spec(tmp_path, "- name: x\n  model: gpt-4o\n  files: [empty.txt]\n")
+    assert_one_line_error(run_cli("assistants", "apply", str(path)), 2, "empty")
+    path = write_spec(tmp_path, "- name: x\n  model: gpt-4o\n  files: [missing.txt]\n")
+    assert_one_line_error(run_cli("assistants", "apply", str(path)), 2, "not a file")

@@ -63,3 +63,62 @@ def test_empty_file_is_refused_before_upload(sqlite_cli: Cli, tmp_path: Path) ->
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     assert_one_line_error(sqlite_cli("files", "upload", str(empty)), 2, "empty")
+
+
+def test_files_commands_are_archived(run_cli: Cli, tmp_path: Path) -> None:
+    source = tmp_path / "notes.txt"
+    source.write_bytes(b"Otters hold hands.\n")
+    (uploaded,) = run_cli.json("files", "upload", "--archive-content", str(source))
+    run_cli.ok("files", "delete", uploaded["id"], "--yes")
+
+    history = run_cli.json("files", "history", uploaded["id"])
+
+    assert [entry["deleted"] for entry in history] == [False, True]
+    assert history[0]["file"]["filename"] == "notes.txt"
+    assert "1 file content(s) verified" in run_cli.ok("audit", "verify").stdout
+
+
+def test_sync_with_files_archives_what_threads_refer_to_once(run_cli: Cli, tmp_path: Path) -> None:
+    sdk = run_cli.sdk
+    text = b"The archive keeps every version.\n" * 40_000  # over one part
+    attached = sdk.files.create(file=("kept.txt", text), purpose="assistants")
+    twin = sdk.files.create(file=("twin.txt", text), purpose="assistants")  # same content
+    code = sdk.files.create(file=("data.csv", b"a,b\n1,2\n"), purpose="assistants")
+    store = sdk.vector_stores.create(name="docs", file_ids=[twin.id])
+    assistant = sdk.beta.assistants.create(
+        model="gpt-4o",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store.id]}},
+    )
+    thread = sdk.beta.threads.create(
+        messages=[
+            {
+                "role": "user",
+                "content": "read this",
+                "attachments": [{"file_id": attached.id, "tools": [{"type": "file_search"}]}],
+            }
+        ],
+        tool_resources={"code_interpreter": {"file_ids": [code.id]}},
+    )
+    sdk.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+    run_cli.ok("threads", "track", thread.id)
+
+    first = run_cli.json("threads", "sync", thread.id, "--with-files")
+
+    assert first["files"]["files"] == 3  # attachment, code interpreter file, the store's file
+    assert (first["files"]["stored"], first["files"]["bytes"]) == (2, len(text) + 8)
+    again = run_cli.json("threads", "sync", thread.id, "--with-files")
+    assert (again["files"]["stored"], again["files"]["already"]) == (0, 3)
+    assert "2 file content(s) verified" in run_cli.ok("audit", "verify").stdout
+
+    exported = tmp_path / "archive.jsonl"
+    run_cli.ok("audit", "export", str(exported))
+    copy = Cli(run_cli.server, f"sqlite:///{tmp_path / 'copy.sqlite3'}")
+    copy.ok("audit", "import", str(exported))
+    assert "2 file content(s) verified" in copy.ok("audit", "verify").stdout
+    target = tmp_path / "restored.txt"
+    from assistdb import AssistDB
+
+    with AssistDB(copy.database_url) as db, target.open("wb") as sink:
+        assert db.files.archived_content(attached.id, sink.write).sha256 == hashlib.sha256(text).hexdigest()
+    assert target.read_bytes() == text

@@ -608,3 +608,28 @@ def test_an_export_of_format_1_is_imported_with_its_ledger_chained(archive: str,
     original = json.loads(verify(archive, "--json").stdout)
     assert imported["ok"] and imported["events"] == original["events"] == 3
     assert imported["digest"] == original["digest"]  # the same hashes as the migration would give
+
+
+@pytest.mark.parametrize(
+    ("statement", "problem"),
+    [
+        ("UPDATE file_parts SET data = :forged WHERE part = 1", "do not hash to its name"),
+        ("DELETE FROM file_parts WHERE part = 1", "part(s), not 2"),
+        ("UPDATE file_hashes SET bytes = bytes + 1", "is recorded with"),
+    ],
+)
+def test_altered_file_content_is_named(
+    database_url: str, assistdb_server: LocalServer, statement: str, problem: str
+) -> None:
+    content = b"x" * (1 << 20) + b"tail"  # two parts
+    with AssistDB(database_url, client=assistdb_server.client()) as db:
+        db.files.create(("big.bin", content), purpose="assistants", archive_content=True)
+        with pytest.raises(Exception, match="append-only"), db.store.database.write() as connection:
+            connection.execute(text("DELETE FROM file_parts"))
+        with behind_the_triggers(db.store) as connection:
+            connection.execute(text(statement), {"forged": b"y" * 4})
+
+    result = verify(database_url)
+
+    assert_one_line_error(result, 6, "1 file content(s) do not match their hash")
+    assert problem in result.stdout

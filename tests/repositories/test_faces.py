@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from openai.types.beta.threads import Message, Run
@@ -26,52 +25,7 @@ from assistdb import (
 )
 from assistdb.repositories import api
 from assistdb.server import LocalServer
-
-T = TypeVar("T")
-
-
-class Either:
-    """One face of the library, called the same way from a test: ``it(db.x.y(...))`` gives the
-    result whether the face returned it or an awaitable, ``items(...)`` drains either iterator."""
-
-    def __init__(self, db: AssistDB | AsyncAssistDB, loop: asyncio.AbstractEventLoop | None) -> None:
-        self.db: Any = db
-        self._loop = loop
-
-    def __call__(self, value: T | Awaitable[T]) -> T:
-        if self._loop is None:
-            assert not inspect.isawaitable(value)
-            return value  # type: ignore[return-value]
-        assert inspect.isawaitable(value), "the asyncio face must return awaitables"
-        return self._loop.run_until_complete(value)  # type: ignore[arg-type]
-
-    def items(self, listing: Iterator[T] | AsyncIterator[T]) -> list[T]:
-        if self._loop is None:
-            assert isinstance(listing, Iterator)
-            return list(listing)
-        assert isinstance(listing, AsyncIterator)
-
-        async def drain() -> list[T]:
-            return [item async for item in listing]
-
-        return self._loop.run_until_complete(drain())
-
-
-@pytest.fixture(params=["blocking", "asyncio"])
-def it(request: pytest.FixtureRequest, database_url: str, assistdb_server: LocalServer) -> Iterator[Either]:
-    if request.param == "blocking":
-        with AssistDB(database_url, client=assistdb_server.client()) as db:
-            yield Either(db, None)
-        return
-    loop = asyncio.new_event_loop()
-    adb = AsyncAssistDB(database_url, client=assistdb_server.async_client())
-    try:
-        yield Either(adb, loop)
-    finally:
-        loop.run_until_complete(adb.close())
-        loop.run_until_complete(adb.client.close())
-        loop.close()
-
+from tests.repositories.conftest import Either
 
 weather = ToolRegistry()
 
@@ -166,7 +120,7 @@ def test_deleting_keeps_history_with_a_tombstone(it: Either) -> None:
 def test_both_faces_have_the_same_repositories_methods_and_parameters() -> None:
     blocking, asyncio_face = AssistDB("sqlite://"), AsyncAssistDB("sqlite://")
     try:
-        for name in ("assistants", "threads", "messages", "runs", "steps"):
+        for name in ("assistants", "threads", "messages", "runs", "steps", "files", "vector_stores"):
             sync_repo, async_repo = getattr(blocking, name), getattr(asyncio_face, name)
             methods = {m for m in dir(type(sync_repo)) if not m.startswith("_")}
             assert methods == {m for m in dir(type(async_repo)) if not m.startswith("_")}, name
@@ -174,7 +128,8 @@ def test_both_faces_have_the_same_repositories_methods_and_parameters() -> None:
                 sync_method, async_method = getattr(sync_repo, method), getattr(async_repo, method)
                 assert inspect.signature(sync_method) == inspect.signature(async_method), (name, method)
                 assert not inspect.iscoroutinefunction(sync_method)
-                expected_async = method not in ("list", "raise_for_status")
+                paged = method == "list" or (name, method) == ("vector_stores", "files")
+                expected_async = not paged and method != "raise_for_status"
                 assert inspect.iscoroutinefunction(async_method) == expected_async, (name, method)
         public = {n for n in dir(AssistDB) if not n.startswith("_")}
         assert public == {n for n in dir(AsyncAssistDB) if not n.startswith("_")}

@@ -1,0 +1,171 @@
+"""Vector stores: the API's operations, written through to the archive (each store is a chain).
+
+A store's files and search results are answers about a store, not objects of their own: they are
+returned and not archived; the store itself is archived again after files are added, with its
+new ``file_counts`` and status.
+"""
+
+from __future__ import annotations
+
+import builtins
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
+
+from openai.types import VectorStore, VectorStoreDeleted, VectorStoreSearchResponse
+from openai.types.vector_stores import VectorStoreFile, VectorStoreFileBatch
+from typing_extensions import Unpack
+
+from assistdb.repositories.base import (
+    Face,
+    Op,
+    Paged,
+    StandaloneOps,
+    async_paged,
+    awaitable_op,
+    blocking,
+    paged,
+)
+from assistdb.repositories.faces import Api, Pause, StoreWork
+from assistdb.repositories.validation import check_id, check_metadata
+
+if TYPE_CHECKING:
+    from openai.types.vector_store_create_params import VectorStoreCreateParams
+    from openai.types.vector_store_search_params import VectorStoreSearchParams
+    from openai.types.vector_store_update_params import VectorStoreUpdateParams
+
+#: How often ``add_files`` asks whether a batch is done (the SDK's own helpers poll at 1 s).
+BATCH_POLL_SECONDS = 0.25
+
+
+class VectorStoresOps(StandaloneOps[VectorStore]):
+    object_type = "vector_store"
+    model = VectorStore
+
+    def create(self, **params: Unpack[VectorStoreCreateParams]) -> Op[VectorStore]:
+        check_metadata(params.get("metadata"))
+        for file_id in params.get("file_ids") or ():
+            check_id("file", file_id)
+        store: VectorStore = yield from self._call(lambda c: c.vector_stores.create, **params)
+        return store
+
+    def retrieve(self, vector_store_id: str) -> Op[VectorStore]:
+        check_id("vector_store", vector_store_id)
+        store: VectorStore = yield from self._call(lambda c: c.vector_stores.retrieve, vector_store_id)
+        return store
+
+    def update(self, vector_store_id: str, **params: Unpack[VectorStoreUpdateParams]) -> Op[VectorStore]:
+        check_id("vector_store", vector_store_id)
+        check_metadata(params.get("metadata"))
+        store: VectorStore = yield from self._call(
+            lambda c: c.vector_stores.update, vector_store_id, **params
+        )
+        return store
+
+    def delete(self, vector_store_id: str) -> Op[VectorStoreDeleted]:
+        """Delete remotely (its files stay); the archive keeps its history and a tombstone."""
+        check_id("vector_store", vector_store_id)
+        deleted: VectorStoreDeleted = yield Api(lambda c: c.vector_stores.delete, (vector_store_id,))
+        yield StoreWork(lambda: self._store.record_deleted([vector_store_id]))
+        return deleted
+
+    def list(
+        self,
+        *,
+        order: Literal["asc", "desc"] = "asc",
+        limit: int | None = None,
+        after: str | None = None,
+        before: str | None = None,
+    ) -> Paged:
+        """All vector stores from the cursor on, fetched lazily, each page archived."""
+        return self._pages(
+            lambda c: c.vector_stores.list, order=order, limit=limit, after=after, before=before
+        )
+
+    def add_files(
+        self,
+        vector_store_id: str,
+        file_ids: Sequence[str],
+        *,
+        attributes: Mapping[str, str | float | bool] | None = None,
+    ) -> Op[VectorStoreFileBatch]:
+        """Add files (already uploaded) as one batch and wait until the batch is processed; the
+        store is archived as it then is. A file that failed is counted in ``file_counts``."""
+        check_id("vector_store", vector_store_id)
+        for file_id in file_ids:
+            check_id("file", file_id)
+        params: dict[str, Any] = {"file_ids": builtins.list(file_ids)}
+        if attributes is not None:
+            params["attributes"] = dict(attributes)
+        batch: VectorStoreFileBatch = yield Api(
+            lambda c: c.vector_stores.file_batches.create, (vector_store_id,), params
+        )
+        while batch.status == "in_progress":
+            yield Pause(BATCH_POLL_SECONDS)
+            batch = yield Api(
+                lambda c: c.vector_stores.file_batches.retrieve,
+                (batch.id,),
+                {"vector_store_id": vector_store_id},
+            )
+        yield from self._call(lambda c: c.vector_stores.retrieve, vector_store_id)
+        return batch
+
+    def files(
+        self,
+        vector_store_id: str,
+        *,
+        filter: Literal["in_progress", "completed", "failed", "cancelled"] | None = None,
+        order: Literal["asc", "desc"] = "asc",
+        limit: int | None = None,
+        after: str | None = None,
+    ) -> Paged:
+        """The files in a store, with their processing status (not archived)."""
+        check_id("vector_store", vector_store_id)
+        return self._pages(
+            lambda c: c.vector_stores.files.list,
+            vector_store_id,
+            archive=False,
+            filter=filter,
+            order=order,
+            limit=limit,
+            after=after,
+        )
+
+    def search(
+        self, vector_store_id: str, **params: Unpack[VectorStoreSearchParams]
+    ) -> Op[builtins.list[VectorStoreSearchResponse]]:
+        """The store's best chunks for a query, best first (not archived)."""
+        check_id("vector_store", vector_store_id)
+        page = yield Api(lambda c: c.vector_stores.search, (vector_store_id,), dict(params))
+        return builtins.list(page.data)
+
+
+class VectorStoresRepository(Face):
+    """Vector stores, blocking (``db.vector_stores``)."""
+
+    create = blocking(VectorStoresOps.create)
+    retrieve = blocking(VectorStoresOps.retrieve)
+    update = blocking(VectorStoresOps.update)
+    delete = blocking(VectorStoresOps.delete)
+    list = paged(VectorStoresOps.list, VectorStore)
+    add_files = blocking(VectorStoresOps.add_files)
+    files = paged(VectorStoresOps.files, VectorStoreFile)
+    search = blocking(VectorStoresOps.search)
+    find = blocking(VectorStoresOps.find)
+    archived = blocking(VectorStoresOps.archived)
+    history = blocking(VectorStoresOps.history)
+
+
+class AsyncVectorStoresRepository(Face):
+    """Vector stores under asyncio (``adb.vector_stores``)."""
+
+    create = awaitable_op(VectorStoresOps.create)
+    retrieve = awaitable_op(VectorStoresOps.retrieve)
+    update = awaitable_op(VectorStoresOps.update)
+    delete = awaitable_op(VectorStoresOps.delete)
+    list = async_paged(VectorStoresOps.list, VectorStore)
+    add_files = awaitable_op(VectorStoresOps.add_files)
+    files = async_paged(VectorStoresOps.files, VectorStoreFile)
+    search = awaitable_op(VectorStoresOps.search)
+    find = awaitable_op(VectorStoresOps.find)
+    archived = awaitable_op(VectorStoresOps.archived)
+    history = awaitable_op(VectorStoresOps.history)
