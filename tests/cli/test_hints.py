@@ -51,9 +51,7 @@ def test_every_situation_the_cli_words_is_one_the_library_names() -> None:
     assert sorted(situation for situation in SITUATION_HINTS if situation not in named) == []
 
 
-def test_the_library_hint_names_the_argument_and_the_cli_the_flag(
-    sqlite_cli: Cli, sqlite_url: str
-) -> None:
+def test_the_library_hint_names_the_argument_and_the_cli_the_flag(sqlite_cli: Cli, sqlite_url: str) -> None:
     with AssistDB(sqlite_url) as db, pytest.raises(InvalidInputError) as raised:
         sync_threads(db, workers=0)
     assert raised.value.hint == "pass workers=1 or more"

@@ -246,7 +246,11 @@ def test_run_parameters_reach_the_api_through_both_ways_of_running(it: Either) -
     it(thread.send("again"))
     by_runs = it(
         it.db.runs.create_and_wait(
-            thread.id, assistant_id=assistant.id, model="gpt-4o-mini", temperature=0.25, metadata={"via": "runs"}
+            thread.id,
+            assistant_id=assistant.id,
+            model="gpt-4o-mini",
+            temperature=0.25,
+            metadata={"via": "runs"},
         )
     )
     assert (by_handle.instructions, by_handle.metadata) == ("Be very brief.", {"via": "handle"})
@@ -262,6 +266,7 @@ def test_run_parameters_are_the_sdks_but_those_create_and_wait_owns() -> None:
     assert set(RunParameters.__annotations__) == set(RunCreateParamsBase.__annotations__) - owned
 
 
+@pytest.mark.slow
 def test_mypy_catches_a_wrong_run_parameter_on_both_faces(tmp_path: Path) -> None:
     app = tmp_path / "app.py"
     app.write_text(

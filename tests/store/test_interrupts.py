@@ -15,7 +15,9 @@ from assistdb.store.database import translate_errors
 from tests import factories
 
 
-def test_ctrl_c_during_a_statement_is_raised_as_ctrl_c_and_the_archive_stays_usable(database_url: str) -> None:
+def test_ctrl_c_during_a_statement_is_raised_as_ctrl_c_and_the_archive_stays_usable(
+    database_url: str,
+) -> None:
     store = Store(database_url)
     slow = "SELECT pg_sleep(5)" if store.database.dialect == "postgresql" else None
     if slow is None:
