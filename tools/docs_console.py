@@ -37,7 +37,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -166,7 +165,7 @@ def tokens_in_order(blocks: list[Block]) -> dict[str, list[str]]:
 class Session:
     """A folder, an archive and a server for one document's commands."""
 
-    def __init__(self, document: Path, text: str, folder: Path, base_url: str, port: int) -> None:
+    def __init__(self, text: str, folder: Path, base_url: str, port: int) -> None:
         self.folder = folder
         self.port = port
         for name, content in FILE_MARK.findall(text):
@@ -221,14 +220,15 @@ def replay(document: Path) -> tuple[str, str]:
         tempfile.TemporaryDirectory(prefix="assistdb-docs-") as scratch,
         LocalServer(api_key=API_KEY) as server,
     ):
-        session = Session(document, text, Path(scratch).resolve(), server.base_url, server.port)
-        for block in reversed(list(_replayed(blocks, session, tokens))):
+        session = Session(text, Path(scratch).resolve(), server.base_url, server.port)
+        for block in reversed(_replayed(blocks, session, tokens)):
             rewritten = rewritten[: block.start] + render_steps(block.steps) + rewritten[block.end :]
     return text, rewritten
 
 
-def _replayed(blocks: list[Block], session: Session, tokens: Tokens) -> Iterator[Block]:
-    """Each block as replayed now, in order (the session's state carries from one to the next)."""
+def _replayed(blocks: list[Block], session: Session, tokens: Tokens) -> list[Block]:
+    """Each block as replayed now, in order (the session's state carries from one to the next);
+    a block whose normalised text still matches is kept as it was."""
     replayed = []
     for block in blocks:
         steps = []
@@ -240,7 +240,7 @@ def _replayed(blocks: list[Block], session: Session, tokens: Tokens) -> Iterator
         now = Block(block.start, block.end, steps)
         same = normalised(render_steps(now.steps)) == normalised(render_steps(block.steps))
         replayed.append(block if same else now)
-    return iter(replayed)
+    return replayed
 
 
 def main(argv: list[str] | None = None) -> int:

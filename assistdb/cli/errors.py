@@ -161,7 +161,8 @@ def cli_hint(
     """The hint for ``error`` in this command line, naming a flag or command; None keeps the
     library's own hint."""
     if error.situation in SITUATION_HINTS:
-        return SITUATION_HINTS[error.situation]
+        hint = SITUATION_HINTS[error.situation]
+        return hint.replace("--db", "--database-url") if command[:1] == ("serve",) else hint
     waiting = command[:1] == ("runs",) and command[1:2] in (("create",), ("wait",))
     if isinstance(error, ApiUnreachableError):
         return "check --base-url or OPENAI_BASE_URL; `assistdb serve` starts a local server"

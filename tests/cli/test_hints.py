@@ -7,8 +7,10 @@ import re
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from assistdb import AssistDB
+from assistdb.cli import cli
 from assistdb.cli.errors import SITUATION_HINTS
 from assistdb.errors import DatabaseError, InvalidInputError
 from assistdb.sync import sync_threads
@@ -62,3 +64,13 @@ def test_the_library_hint_names_the_argument_and_the_cli_the_flag(sqlite_cli: Cl
     assert damaged.value.hint == "restore it from a backup or an export, or use another database"
     result = sqlite_cli("threads", "list")
     assert_one_line_error(result, 7, "is damaged", "pass --db with another file")
+
+
+def test_serve_names_its_own_database_flag(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    result = CliRunner().invoke(
+        cli,
+        ["serve", "--port", "0", "--database-url", f"sqlite:///{tmp_path / 'a-file' / 'x.sqlite3'}"],
+        env={"ASSISTDB_SERVER_API_KEY": "sk-local"},
+    )
+    assert_one_line_error(result, 7, "cannot create the folder", "pass --database-url with a writable")
