@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from assistdb.facades import AssistDB, AsyncAssistDB
     from assistdb.repositories.base import ArchivedVersion
     from assistdb.repositories.conversation import AsyncThreadHandle, ThreadHandle
+    from assistdb.repositories.runs import RunParameters
     from assistdb.runner import Tool, ToolRegistry, load_tools, tool
     from assistdb.runner.durations import DurationBook
     from assistdb.store.contents import FileHash
@@ -47,6 +48,7 @@ _LAZY = {
     "ArchivedVersion": "assistdb.repositories.base",
     "ThreadHandle": "assistdb.repositories.conversation",
     "AsyncThreadHandle": "assistdb.repositories.conversation",
+    "RunParameters": "assistdb.repositories.runs",
     "ClientSettings": "assistdb.client",
     "DurationBook": "assistdb.runner.durations",
     "FileHash": "assistdb.store.contents",
@@ -79,6 +81,7 @@ __all__ = [
     "NotFoundError",
     "RunEndedError",
     "RunError",
+    "RunParameters",
     "RunTimeoutError",
     "SchemaTooNewError",
     "ThreadHandle",

@@ -105,6 +105,7 @@ def _client_kwargs(settings: ClientSettings | None) -> tuple[ClientSettings, dic
         raise InvalidInputError(
             "Azure OpenAI needs an API version",
             hint="set OPENAI_API_VERSION or ClientSettings(api_version=...)",
+            situation="azure_api_version",
         )
     _check_header_safe(s.api_key)
     for name, value in (

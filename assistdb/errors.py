@@ -1,19 +1,23 @@
 """The exceptions assistdb raises, one per kind of failure a caller may want to handle.
 
 Every error carries a one-line ``message`` saying what went wrong and a ``hint`` saying what
-to do about it in library terms (an argument, an environment variable). The CLI's exit codes
-and its own wording (flags, commands) live in :mod:`assistdb.cli.errors`.
+to do about it in library terms (an argument, an environment variable), never a command-line
+flag: apps use the library without the CLI. Where a front end has its own way out (the CLI's
+``--db``), the error names the situation in ``situation``, a stable word the front end maps to
+its wording; the CLI's exit codes and wording live in :mod:`assistdb.cli.errors`.
 """
 
 from __future__ import annotations
 
 
 class _Explained:
-    """A one-line ``message`` and an optional ``hint``, shown together by ``str()``."""
+    """A one-line ``message`` and an optional ``hint``, shown together by ``str()``; and the
+    ``situation`` a front end may word its own hint for (see :data:`SITUATIONS`)."""
 
-    def __init__(self, message: str, *, hint: str | None = None) -> None:
+    def __init__(self, message: str, *, hint: str | None = None, situation: str | None = None) -> None:
         self.message = message
         self.hint = hint
+        self.situation = situation
 
     def __str__(self) -> str:
         return f"{self.message} ({self.hint})" if self.hint else self.message

@@ -166,7 +166,8 @@ def _refuse_unless_empty(connection: Connection, where: str) -> None:
         if connection.execute(select(exists().select_from(table))).scalar():
             raise InvalidInputError(
                 f"the archive {where} is not empty; an import only goes into an empty one",
-                hint="import into a new database (--db), which then holds exactly the export",
+                hint="import into a new, empty database, which then holds exactly the export",
+                situation="import_target",
             )
 
 

@@ -82,7 +82,8 @@ def _from_store(store: Store, description: str, *, allow_unverified: bool) -> So
         error = report.error()
         raise VerificationError(
             f"{description} does not verify: {error.message}",
-            hint="run `assistdb audit verify` to see where; pass --allow-unverified to restore it anyway",
+            hint="verify it to see where; pass allow_unverified=True to read it anyway",
+            situation="unverified_archive",
         )
     result = SourceObjects(description, verified=report.ok)
     for kind in KINDS:
@@ -118,7 +119,8 @@ def _from_export(path: Path, *, allow_unverified: bool) -> SourceObjects:
             if not allow_unverified:
                 raise VerificationError(
                     f"{path} does not verify: {exc.message}",
-                    hint="export the archive again; pass --allow-unverified to restore it anyway",
+                    hint="export the archive again; pass allow_unverified=True to read it anyway",
+                    situation="unverified_export",
                 ) from None
             store.close()
             return _export_versions(path)

@@ -114,9 +114,10 @@ class VerifyReport:
         hint = (
             "the rows named were changed or removed after they were written; restore from an export"
             if self.problems or self.content_problems
-            else "run `assistdb audit reindex` to rebuild them from the archive"
+            else "rebuild them from the archive with reindex()"
         )
-        return VerificationError("; ".join(parts), hint=hint)
+        situation = None if self.problems or self.content_problems else "reindex"
+        return VerificationError("; ".join(parts), hint=hint, situation=situation)
 
 
 def verify(
@@ -516,12 +517,15 @@ def load_expected(store: Store, expect: str) -> State:
             entries = [(str(c["chain_id"]), int(c["length"]), str(c["end_hash"])) for c in saved["tips"]]
         except OSError as exc:
             raise InvalidInputError(
-                f"cannot read {path}: {exc.strerror}", hint="pass @FILE saved from `verify --json`"
+                f"cannot read {path}: {exc.strerror}",
+                hint="pass '@' and the path of a saved verify report",
+                situation="saved_report",
             ) from None
         except (ValueError, KeyError, TypeError):
             raise InvalidInputError(
-                f"{path} is not the output of `assistdb audit verify --json`",
-                hint="save that output and pass it as @FILE",
+                f"{path} is not a saved verify report (JSON with its digest and tips)",
+                hint="pass '@' and the path of a saved verify report",
+                situation="saved_report",
             ) from None
     else:
         digest = expect.strip().lower()
@@ -537,7 +541,8 @@ def load_expected(store: Store, expect: str) -> State:
             raise VerificationError(
                 f"the archive holds no record of the state {digest[:12]}...: it is not a continuation of it "
                 "(its checkpoint was removed, or the digest is from another archive)",
-                hint="pass the saved `verify --json` output as --expect @FILE to check without the record",
+                hint="check against a saved verify report instead: expected '@' and its path",
+                situation="saved_report_instead",
             )
         try:
             entries = [(str(c), int(n), str(h)) for c, n, h in json.loads(row.state)]
@@ -546,6 +551,7 @@ def load_expected(store: Store, expect: str) -> State:
     if tips_digest(entries) != digest:
         raise VerificationError(
             f"the recorded state does not hash to {digest[:12]}...: it was altered",
-            hint="pass the saved `verify --json` output as --expect @FILE",
+            hint="check against a saved verify report instead: expected '@' and its path",
+            situation="saved_report_instead",
         )
     return {chain: (length, end) for chain, length, end in entries}

@@ -130,11 +130,39 @@ def _missing_kind(message: str, params: dict[str, Any]) -> str | None:
     return None
 
 
+#: The CLI's hint for each situation a library error names (``AssistDBError.situation``): the
+#: library says what to do in its own terms, the CLI names the flag or command that does it.
+SITUATION_HINTS: dict[str, str] = {
+    "azure_api_version": "set OPENAI_API_VERSION or --api-version",
+    "database_location": "pass --db with a writable location",
+    "database_damaged": "restore it from a backup or an export, or pass --db with another file",
+    "database_read_only": "make the file and its folder writable, or pass --db",
+    "database_unopenable": "check that the path exists and is writable, or pass --db",
+    "database_foreign": "pass --db with a new file or database, or an assistdb archive",
+    "import_target": "import into a new database (--db), which then holds exactly the export",
+    "saved_report": "pass the output of `assistdb audit verify --json`, saved to a file, as @FILE",
+    "saved_report_instead": (
+        "pass the saved `verify --json` output as --expect @FILE to check without the record"
+    ),
+    "reindex": "run `assistdb audit reindex` to rebuild them from the archive",
+    "ledger_tampered": (
+        "nothing was submitted; run `assistdb audit verify`, restore the archive from an export"
+    ),
+    "unverified_archive": (
+        "run `assistdb audit verify` to see where; pass --allow-unverified to restore it anyway"
+    ),
+    "unverified_export": "export the archive again; pass --allow-unverified to restore it anyway",
+}
+
+
 def cli_hint(
     error: AssistDBError | Interrupted, command: tuple[str, ...], params: dict[str, Any]
 ) -> str | None:
     """The hint for ``error`` in this command line, naming a flag or command; None keeps the
     library's own hint."""
+    if error.situation in SITUATION_HINTS:
+        hint = SITUATION_HINTS[error.situation]
+        return hint.replace("--db", "--database-url") if command[:1] == ("serve",) else hint
     waiting = command[:1] == ("runs",) and command[1:2] in (("create",), ("wait",))
     if isinstance(error, ApiUnreachableError):
         return "check --base-url or OPENAI_BASE_URL; `assistdb serve` starts a local server"
@@ -150,8 +178,6 @@ def cli_hint(
         if "cancelled" in error.message:
             return "start it again with a longer --timeout, or without one to wait until it ends"
         return "wait again with `assistdb runs wait RUN_ID`, or cancel it with `assistdb runs cancel RUN_ID`"
-    if isinstance(error, InvalidInputError) and error.message == "Azure OpenAI needs an API version":
-        return "set OPENAI_API_VERSION or --api-version"
     if isinstance(error, ApiError) and error.status_code == 429:
         return "wait and retry; --max-retries N retries more"
     return None

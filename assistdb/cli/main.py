@@ -60,10 +60,12 @@ class RootGroup(click.Group):
             raise
         except (Exception, KeyboardInterrupt) as exc:
             state = ctx.obj if isinstance(ctx.obj, CliContext) else None
+            # A command that does not take the CliContext (serve) is still named, by its group.
+            named = (ctx.invoked_subcommand,) if ctx.invoked_subcommand else ()
             code = report_error(
                 exc,
                 verbose=state is not None and state.verbose,
-                command=state.command if state is not None else (),
+                command=state.command if state is not None and state.command else named,
                 params=state.params if state is not None else None,
             )
             raise click.exceptions.Exit(code) from exc

@@ -6,6 +6,8 @@ comes from ``OPENAI_API_KEY`` as for every other command.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from assistdb.cli.context import CliContext, pass_cli
@@ -13,6 +15,9 @@ from assistdb.cli.options import json_option, metadata_option
 from assistdb.cli.output import emit_json, emit_table, note
 from assistdb.cli.restore import printable
 from assistdb.errors import InvalidInputError, MigrationError
+
+if TYPE_CHECKING:
+    from assistdb.migration.migrate import ThreadOutcome
 
 
 @click.command("migrate")
@@ -77,11 +82,19 @@ def migrate(
             for line in outcome.notes:
                 note(f"{printable(outcome.thread_id)}: note: {printable(line)}")
             if outcome.error:
-                note(f"{printable(outcome.thread_id)}: {outcome.status}: {printable(outcome.error)}")
+                note(f"{printable(outcome.thread_id)}: {outcome.status}: {printable(_reason(outcome))}")
     failed = [o for o in outcomes if o.status in ("failed", "refused")]
     if failed:
         raise MigrationError(
             f"{len(failed)} of {len(outcomes)} thread(s) were not migrated; "
-            f"{printable(failed[0].thread_id)}: {printable(failed[0].error or failed[0].status)}",
+            f"{printable(failed[0].thread_id)}: {printable(_reason(failed[0]))}",
             hint="fix what is named and run the command again: migrated items are not sent twice",
         )
+
+
+def _reason(outcome: ThreadOutcome) -> str:
+    """Why a thread was not migrated, in CLI words: a refusal for lossy parts names the flag
+    where the library names its argument."""
+    if outcome.status == "refused":
+        return f"{len(outcome.lossy)} lossy part(s); pass --allow-lossy to migrate it anyway"
+    return outcome.error or outcome.status

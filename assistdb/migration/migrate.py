@@ -145,7 +145,7 @@ class Migrator:
             return outcome
         if plan.lossy and not self.allow_lossy:
             outcome.status = "refused"
-            outcome.error = f"{len(plan.lossy)} lossy part(s); pass --allow-lossy to migrate it anyway"
+            outcome.error = f"{len(plan.lossy)} lossy part(s); allow_lossy=True migrates it anyway"
             return outcome
         try:
             self._migrate(plan, outcome)

@@ -8,10 +8,11 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any, Literal
 
 from openai.types.beta.threads import Message, Run
+from typing_extensions import Unpack
 
 from assistdb.repositories.base import Face, Op, awaitable_op, blocking
 from assistdb.repositories.messages import MessagesOps
-from assistdb.repositories.runs import RunsOps
+from assistdb.repositories.runs import RunParameters, RunsOps
 from assistdb.texts import message_text
 
 if TYPE_CHECKING:
@@ -51,10 +52,11 @@ class ThreadOps:
         timeout: float | None = None,
         stream: bool = False,
         on_event: Callable[[Any], None] | None = None,
-        **create_params: Any,
+        **create_params: Unpack[RunParameters],
     ) -> Op[Run]:
-        """Run the assistant on the thread to its end (``runs.create_and_wait``); check the
-        outcome with ``db.runs.raise_for_status(run)``."""
+        """Run the assistant on the thread to its end (``runs.create_and_wait``; ``create_params``
+        are the API's run parameters, :class:`RunParameters`); check the outcome with
+        ``db.runs.raise_for_status(run)``."""
         run: Run = yield from self._runs.create_and_wait(
             self.id,
             assistant_id=assistant_id,

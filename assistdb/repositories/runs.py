@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from openai.types.beta.threads import Run
 from typing_extensions import Unpack
@@ -25,8 +25,17 @@ from assistdb.store import Filters, Store
 from assistdb.store.queries import Order
 
 if TYPE_CHECKING:
-    from openai.types.beta.threads.run_create_params import RunCreateParamsBase
+    from openai.types.beta.assistant_response_format_option_param import AssistantResponseFormatOptionParam
+    from openai.types.beta.assistant_tool_choice_option_param import AssistantToolChoiceOptionParam
+    from openai.types.beta.threads.run_create_params import (
+        AdditionalMessage,
+        RunCreateParamsBase,
+        TruncationStrategy,
+    )
     from openai.types.beta.threads.run_submit_tool_outputs_params import ToolOutput
+    from openai.types.beta.threads.runs.run_step_include import RunStepInclude
+    from openai.types.shared.chat_model import ChatModel
+    from openai.types.shared.reasoning_effort import ReasoningEffort
 
     from assistdb.runner.engine import RunEngine
     from assistdb.runner.tools import ToolsArgument
@@ -42,6 +51,30 @@ RunStatus = Literal[
     "incomplete",
     "expired",
 ]
+
+
+class RunParameters(TypedDict, total=False):
+    """The API's parameters of a new run (``runs.create``), but the three that
+    :meth:`RunsOps.create_and_wait` and ``thread.run`` own: ``assistant_id`` (an argument of
+    its own), ``tools`` (there, the Python functions that answer the run's calls; the run offers
+    the assistant's tool definitions) and ``stream`` (how the run is followed). Typed as the
+    SDK types them, so an editor completes them and mypy rejects a wrong name or value."""
+
+    additional_instructions: str | None
+    additional_messages: Iterable[AdditionalMessage] | None
+    include: list[RunStepInclude]
+    instructions: str | None
+    max_completion_tokens: int | None
+    max_prompt_tokens: int | None
+    metadata: dict[str, str] | None
+    model: str | ChatModel | None
+    parallel_tool_calls: bool
+    reasoning_effort: ReasoningEffort | None
+    response_format: AssistantResponseFormatOptionParam | None
+    temperature: float | None
+    tool_choice: AssistantToolChoiceOptionParam | None
+    top_p: float | None
+    truncation_strategy: TruncationStrategy | None
 
 
 class RunsOps(RepositoryOps[Run]):
@@ -73,11 +106,11 @@ class RunsOps(RepositoryOps[Run]):
         cancel_on_timeout: bool = True,
         stream: bool = False,
         on_event: Callable[[Any], None] | None = None,
-        **create_params: Any,
+        **create_params: Unpack[RunParameters],
     ) -> Op[Run]:
         """Create a run and drive it to its end (see :meth:`wait`). ``tools`` answers its
-        function calls; ``create_params`` are the API's run parameters (``instructions``,
-        ``model``...).
+        function calls; ``create_params`` are the API's other run parameters
+        (:class:`RunParameters`: ``instructions``, ``model``, ``metadata``...).
         With ``stream=True``, ``on_event`` sees each event as it arrives (text deltas, say)."""
         check_id("thread", thread_id)
         check_metadata(create_params.get("metadata"))

@@ -120,7 +120,8 @@ class Database:
             except OSError as exc:
                 raise DatabaseError(
                     f"cannot create the folder for {path}: {exc.strerror}",
-                    hint="pass --db with a writable location",
+                    hint="choose a database in a writable location",
+                    situation="database_location",
                 ) from None
             engine = create_engine(
                 self.url,
@@ -233,7 +234,8 @@ def translate_errors(database: Database) -> Iterator[None]:
         if any(marker in text for marker in _DAMAGED):
             raise DatabaseError(
                 f"the database {where} is damaged or is not a SQLite database",
-                hint="restore it from a backup or an export, or pass --db with another file",
+                hint="restore it from a backup or an export, or use another database",
+                situation="database_damaged",
             ) from exc
         if any(marker in text for marker in _DISK_FULL):
             raise DatabaseError(
@@ -248,7 +250,8 @@ def translate_errors(database: Database) -> Iterator[None]:
         if any(marker in text for marker in _READ_ONLY):
             raise DatabaseError(
                 f"the database {where} is read-only",
-                hint="make the file and its folder writable, or pass --db",
+                hint="make the file and its folder writable, or use another database",
+                situation="database_read_only",
             ) from exc
         if any(marker in text for marker in _LOCKED):
             raise DatabaseError(
@@ -258,7 +261,8 @@ def translate_errors(database: Database) -> Iterator[None]:
         if any(marker in text for marker in _CANNOT_OPEN):
             raise DatabaseError(
                 f"cannot open the database {where}",
-                hint="check that the path exists and is writable, or pass --db",
+                hint="check that the path exists and is writable, or use another database",
+                situation="database_unopenable",
             ) from exc
         if isinstance(exc, sa_exc.OperationalError) and any(marker in text for marker in _CONNECT):
             raise DatabaseError(

@@ -135,7 +135,8 @@ def _foreign(database: Database, tables: list[str]) -> DatabaseError:
     return DatabaseError(
         f"the database {database.display_url} belongs to another application (it has tables {shown} "
         "and no assistdb archive); assistdb will not add its tables to it",
-        hint="pass --db with a new file or database, or an assistdb archive",
+        hint="use a new file or database, or an assistdb archive",
+        situation="database_foreign",
     )
 
 

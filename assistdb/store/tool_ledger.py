@@ -165,7 +165,8 @@ class ToolLedger:
         if problem is not None:
             raise VerificationError(
                 f"the tool ledger of run {run_id} does not verify: {problem.describe()}",
-                hint="nothing was submitted; run `assistdb audit verify`, restore the archive from an export",
+                hint="nothing was submitted; verify the archive, restore it from an export",
+                situation="ledger_tampered",
             )
         if checker.unverified:
             raise InvalidInputError(

@@ -43,7 +43,7 @@ def sync_threads(
     call at a time. A thread whose sync fails is reported in the summary and the others go on.
     """
     if workers < 1:
-        raise InvalidInputError(f"workers must be at least 1, not {workers}", hint="pass --workers 1 or more")
+        raise InvalidInputError(f"workers must be at least 1, not {workers}", hint="pass workers=1 or more")
     db.client  # noqa: B018  (a missing API key fails here, before any thread is leased)
     tracking = db.store.tracking
     chosen = None if thread_ids is None else list(dict.fromkeys(check_id("thread", t) for t in thread_ids))

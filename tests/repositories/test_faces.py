@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import shutil
+import subprocess
+import sys
 import warnings
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from openai.types.beta.threads import Message, Run
@@ -187,3 +192,57 @@ def test_only_the_assistants_deprecation_is_silenced() -> None:
         api.quiet_deprecations()
         deprecated_elsewhere()
     assert [str(w.message) for w in caught] == ["deprecated"]
+
+
+def test_run_parameters_reach_the_api_through_both_ways_of_running(it: Either) -> None:
+    assistant = it(it.db.assistants.create(model="gpt-4o", instructions="Be brief."))
+    thread = it(it.db.new_thread())
+    it(thread.send("hello"))
+    by_handle = it(thread.run(assistant.id, instructions="Be very brief.", metadata={"via": "handle"}))
+    it(thread.send("again"))
+    by_runs = it(
+        it.db.runs.create_and_wait(
+            thread.id,
+            assistant_id=assistant.id,
+            model="gpt-4o-mini",
+            temperature=0.25,
+            metadata={"via": "runs"},
+        )
+    )
+    assert (by_handle.instructions, by_handle.metadata) == ("Be very brief.", {"via": "handle"})
+    assert (by_runs.model, by_runs.temperature, by_runs.metadata) == ("gpt-4o-mini", 0.25, {"via": "runs"})
+
+
+def test_run_parameters_are_the_sdks_but_those_create_and_wait_owns() -> None:
+    from openai.types.beta.threads.run_create_params import RunCreateParamsBase
+
+    from assistdb import RunParameters
+
+    owned = {"assistant_id", "tools", "stream"}
+    assert set(RunParameters.__annotations__) == set(RunCreateParamsBase.__annotations__) - owned
+
+
+@pytest.mark.slow
+def test_mypy_catches_a_wrong_run_parameter_on_both_faces(tmp_path: Path) -> None:
+    app = tmp_path / "app.py"
+    app.write_text(
+        "from assistdb import AssistDB, AsyncAssistDB\n"
+        "def ok(db: AssistDB) -> None:\n"
+        "    db.runs.create_and_wait('thread_x', assistant_id='asst_x', instructions='hi', top_p=0.5)\n"
+        "def misspelt(db: AssistDB) -> None:\n"
+        "    db.runs.create_and_wait('thread_x', assistant_id='asst_x', instrucions='hi')\n"
+        "async def wrong_type(adb: AsyncAssistDB) -> None:\n"
+        "    await adb.thread('thread_x').run('asst_x', max_prompt_tokens='many')\n",
+        encoding="utf-8",
+    )
+    mypy = shutil.which("mypy", path=str(Path(sys.executable).parent))
+    assert mypy, "mypy is not installed (pip install -e '.[test]')"
+    checked = subprocess.run(
+        [mypy, "--strict", "--no-incremental", "--follow-imports=silent", str(app)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+    )
+    errors = [line for line in checked.stdout.splitlines() if ": error:" in line]
+    assert [line.split(":")[1] for line in errors] == ["5", "7"], checked.stdout
+    assert 'keyword argument "instrucions"' in errors[0] and '"max_prompt_tokens"' in errors[1]
