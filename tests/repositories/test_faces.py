@@ -9,9 +9,8 @@ import shutil
 import subprocess
 import sys
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from openai.types.beta.threads import Message, Run
