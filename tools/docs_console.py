@@ -169,6 +169,7 @@ class Session:
         self.folder = folder
         self.port = port
         for name, content in FILE_MARK.findall(text):
+            (folder / name).parent.mkdir(parents=True, exist_ok=True)
             (folder / name).write_text(content, encoding="utf-8")
         shims = folder / ".bin"
         shims.mkdir()

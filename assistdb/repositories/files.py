@@ -206,7 +206,7 @@ class FilesOps(RepositoryOps[FileObject]):
             if known is None or not known.archived:
                 raise NotFoundError(
                     f"the archive has no content of file {file_id}",
-                    hint="archive it with files.archive_content or `threads sync --with-files`",
+                    hint="archive it with files.archive_content(), or sync its thread with its files",
                 )
             self._store.contents.read(known.sha256, to)
             return known
