@@ -145,12 +145,17 @@ class Api:
         if owner is not None:
             self.runtime.prepare(tx, run_obj["id"])
 
-    def _launch(self, run_obj: Obj, stream: bool | None, after: int = 0) -> Result:
+    def _launch(self, run_obj: Obj, stream: bool | None, tx: Tx, after: int = 0) -> Result:
+        """Drive the run if this process claimed it, and answer with it or with its stream.
+
+        A stream starts with the events ``tx`` (committed just now) wrote and follows the run
+        from here on, so it need not read back what this request wrote."""
         run_id = run_obj["id"]
+        follower = self.runtime.follow(run_id) if stream else None
         self.runtime.drive_if_claimed(run_id)
-        if not stream:
+        if follower is None:
             return self._run_reply(run_obj)
-        return StreamReply(run_events(self.runtime, run_id, after))
+        return StreamReply(run_events(self.runtime, run_id, after, follower, tx.written.get(run_id, [])))
 
     # assistants -------------------------------------------------------------------------------
 
@@ -226,7 +231,7 @@ class Api:
                 tx.save_thread(thread)
             run_obj = self._new_run(tx, thread["id"], assistant, request, now, instructions_suffix=None)
             self._start_run(tx, thread["id"], run_obj, now, thread if request.stream else None)
-        return self._launch(run_obj, request.stream)
+        return self._launch(run_obj, request.stream, tx)
 
     # messages ---------------------------------------------------------------------------------
 
@@ -302,7 +307,7 @@ class Api:
                 tx, thread_id, assistant, request, now, instructions_suffix=request.additional_instructions
             )
             self._start_run(tx, thread_id, run_obj, now, None)
-        return self._launch(run_obj, request.stream)
+        return self._launch(run_obj, request.stream, tx)
 
     def _new_run(
         self,
@@ -355,7 +360,7 @@ class Api:
             lifecycle.accept_tool_outputs(tx, row, request.tool_outputs, now)
             tx.set_run_owner(row.id, *self.runtime.claim())
         self.runtime.notify(row.id)
-        return self._launch(row.obj, request.stream, after)
+        return self._launch(row.obj, request.stream, tx, after)
 
     def list_run_steps(self, call: Call) -> Reply:
         check_include(call.query)

@@ -54,6 +54,8 @@ log = logging.getLogger("assistdb.server")
 START_GRACE = 1.0
 #: How long stream events are kept (streams only follow a run's newest events).
 EVENT_RETENTION = 3600.0
+#: A follower registered for a stream that never started is forgotten after this long.
+ORPHAN_FOLLOWER_SECONDS = 60.0
 
 
 class Follower:
@@ -64,6 +66,10 @@ class Follower:
         self.woken = asyncio.Event()
         self._relayed: list[Event] = []
         self._look = False
+        #: Set once a stream consumes it; one never adopted (its client left before the
+        #: response began) is dropped by the sweeper after ``ORPHAN_FOLLOWER_SECONDS``.
+        self.adopted = False
+        self.made = time.monotonic()
 
     def relay(self, events: list[Event]) -> None:
         self._relayed.extend(events)
@@ -266,6 +272,12 @@ class Runtime:
             return False
         follower.woken.clear()
         return True
+
+    def _drop_orphan_followers(self) -> None:
+        oldest = time.monotonic() - ORPHAN_FOLLOWER_SECONDS
+        for run_id, followers in list(self._followers.items()):
+            for follower in [f for f in followers if not f.adopted and f.made < oldest]:
+                self.unfollow(run_id, follower)
 
     def unfollow(self, run_id: str, follower: Follower) -> None:
         followers = self._followers.get(run_id)
@@ -650,6 +662,7 @@ class Runtime:
         now = self.clock()
         for run_id in [run_id for run_id in self._prepared if run_id not in self.tasks]:
             del self._prepared[run_id]  # its transaction did not commit
+        self._drop_orphan_followers()
         table = tables.runs
         claimed: list[str] = []
         cancelled: list[str] = []

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from assistdb.server.run_driver import Runtime
+from assistdb.server.run_driver import Follower, Runtime
+from assistdb.server.state import Event
 
 #: Events after which a run waits for the client or is over: the stream ends with them.
 RESTING_EVENTS = frozenset(
@@ -35,25 +36,38 @@ def encode(event: str, data: str) -> bytes:
     return f"event: {event}\ndata: {data}\n\n".encode()
 
 
-async def run_events(runtime: Runtime, run_id: str, after: int) -> AsyncIterator[bytes]:
-    """Yield the SSE frames of one run's events numbered above ``after``, ending with ``done``."""
+async def run_events(
+    runtime: Runtime, run_id: str, after: int, follower: Follower, written: list[Event]
+) -> AsyncIterator[bytes]:
+    """Yield the SSE frames of one run's events numbered above ``after``, ending with ``done``.
+
+    ``follower`` was registered when the request that opened the stream committed, and
+    ``written`` holds what that commit wrote: the stream starts from them without a read."""
+    follower.adopted = True
     last = after
-    follower = runtime.follow(run_id)
-    look = True  # read the database: at first, after a quiet wait, or when told to
+    first: list[Event] | None = written if written and written[0][0] == after + 1 else None
+    look = first is None  # read the database: at first, after a quiet wait, or when told to
     try:
         while not runtime.stopping:
-            rows = None if look else follower.take(last)
+            rows = first if first is not None else None if look else follower.take(last)
+            first = None
             gone = False
             if rows is None:
                 with runtime.store.reading() as tx:
                     rows = tx.events_after(run_id, last, READ_LIMIT)
                     gone = not rows and tx.run_by_id(run_id) is None
+            frames = []
             for n, event, data in rows:
                 last = n
-                yield encode(event, data)
+                frames.append(encode(event, data))
                 if event in RESTING_EVENTS:
-                    yield DONE
+                    frames.append(DONE)
+                    yield b"".join(frames)
                     return
+            if frames:
+                # The events that are ready go out in one write: on loopback each write costs a
+                # system call and a wake-up of the client, which a run's first token waits for.
+                yield b"".join(frames)
             if gone:
                 return
             if len(rows) >= READ_LIMIT:
