@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from assistdb.repositories.conversation import AsyncThreadHandle, ThreadHandle
     from assistdb.repositories.runs import RunParameters
     from assistdb.runner import Tool, ToolRegistry, load_tools, tool
-    from assistdb.runner.durations import DurationBook
+    from assistdb.runner.rules.durations import DurationBook
     from assistdb.store.contents import FileHash
 
 _LAZY = {
@@ -50,7 +50,7 @@ _LAZY = {
     "AsyncThreadHandle": "assistdb.repositories.conversation",
     "RunParameters": "assistdb.repositories.runs",
     "ClientSettings": "assistdb.client",
-    "DurationBook": "assistdb.runner.durations",
+    "DurationBook": "assistdb.runner.rules.durations",
     "FileHash": "assistdb.store.contents",
     "Tool": "assistdb.runner",
     "ToolRegistry": "assistdb.runner",

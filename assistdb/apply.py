@@ -29,7 +29,7 @@ from assistdb.file_resources import (
 )
 from assistdb.repositories.validation import BUILTIN_TOOLS, check_id, check_metadata
 from assistdb.runner import load_tools
-from assistdb.runner.schema import check_name, check_parameters
+from assistdb.runner.tools.schema import check_name, check_parameters
 from assistdb.text_files import read_text
 
 if TYPE_CHECKING:

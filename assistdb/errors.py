@@ -2,9 +2,9 @@
 
 Every error carries a one-line ``message`` saying what went wrong and a ``hint`` saying what
 to do about it in library terms (an argument, an environment variable), never a command-line
-flag: apps use the library without the CLI. Where a front end has its own way out (the CLI's
-``--db``), the error names the situation in ``situation``, a stable word the front end maps to
-its wording; the CLI's exit codes and wording live in :mod:`assistdb.cli.errors`.
+flag or command: apps use the library without the CLI. Where a front end has its own way out
+(the CLI's ``--db``), the error names the situation in ``situation``, a stable word the front
+end maps to its wording; the CLI's exit codes and wording live in :mod:`assistdb.cli.errors`.
 """
 
 from __future__ import annotations

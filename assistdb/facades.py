@@ -32,8 +32,8 @@ from assistdb.repositories.vector_stores import (
     VectorStoresOps,
     VectorStoresRepository,
 )
-from assistdb.runner.durations import DurationBook
 from assistdb.runner.engine import RunEngine
+from assistdb.runner.rules.durations import DurationBook
 from assistdb.store import Store
 
 if TYPE_CHECKING:

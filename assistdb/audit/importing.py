@@ -34,6 +34,7 @@ from assistdb.store.tool_ledger import seal_events
 
 _KINDS = {kind.name: kind for kind in KINDS}
 _HINT = "import an unmodified assistdb export"
+_EXPORT_HINT = "pass the file export_archive() wrote"
 
 
 def import_archive(store: Store, inp: TextIO, *, on_row: Callable[[int], None] | None = None) -> RowCounts:
@@ -125,12 +126,10 @@ def _records(inp: TextIO) -> Iterator[tuple[int, dict[str, Any]]]:
 def _check_header(first: tuple[int, dict[str, Any]] | None) -> int:
     """The export's format version, if this assistdb reads it."""
     if first is None:
-        raise InvalidInputError("the export is empty", hint="pass the file `assistdb audit export` wrote")
+        raise InvalidInputError("the export is empty", hint=_EXPORT_HINT, situation="export_file")
     _, header = first
     if header.get("kind") != "header" or header.get("format") != FORMAT:
-        raise InvalidInputError(
-            "this is not an assistdb export", hint="pass the file `assistdb audit export` wrote"
-        )
+        raise InvalidInputError("this is not an assistdb export", hint=_EXPORT_HINT, situation="export_file")
     version = header.get("version")
     if version not in READABLE_VERSIONS:
         raise InvalidInputError(

@@ -531,7 +531,9 @@ def load_expected(store: Store, expect: str) -> State:
         digest = expect.strip().lower()
         if len(digest) != 64 or any(ch not in "0123456789abcdef" for ch in digest):
             raise InvalidInputError(
-                f"{expect!r} is not a digest", hint="pass the 64 hex digits `verify` printed, or @FILE"
+                f"{expect!r} is not a digest",
+                hint="pass a verify report's digest (64 hex digits), or '@' and the path of a saved report",
+                situation="expected_digest",
             )
         with store.database.read() as connection:
             row = connection.execute(

@@ -63,7 +63,7 @@ def chat(
     each line is one message and only the replies reach stdout. The exit code is 5 if any run
     ended other than completed (each error is printed once, as it happens).
     """
-    from assistdb.runner.tool_stdout import tool_stdout_to_stderr
+    from assistdb.runner.tools.stdout import tool_stdout_to_stderr
 
     # Only while tools may run (importing their module, a run): around the prompt, stdout must
     # stay the terminal's own descriptor, or input() gives up line editing.

@@ -140,6 +140,8 @@ SITUATION_HINTS: dict[str, str] = {
     "database_unopenable": "check that the path exists and is writable, or pass --db",
     "database_foreign": "pass --db with a new file or database, or an assistdb archive",
     "import_target": "import into a new database (--db), which then holds exactly the export",
+    "export_file": "pass the file `assistdb audit export` wrote",
+    "expected_digest": "pass the 64 hex digits `assistdb audit verify` printed, or @FILE",
     "saved_report": "pass the output of `assistdb audit verify --json`, saved to a file, as @FILE",
     "saved_report_instead": (
         "pass the saved `verify --json` output as --expect @FILE to check without the record"

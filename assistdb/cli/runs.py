@@ -137,7 +137,7 @@ def create(
         for key, value in (("instructions", instructions), ("model", model), ("metadata", metadata))
         if value is not None
     }
-    from assistdb.runner.tool_stdout import tool_stdout_to_stderr
+    from assistdb.runner.tools.stdout import tool_stdout_to_stderr
 
     click.get_current_context().with_resource(tool_stdout_to_stderr())
     tools = load_tools(tools_spec)  # a bad spec fails before the run exists
@@ -169,7 +169,7 @@ def wait(
     as_json: bool,
 ) -> None:
     """Wait for a run to end, answering its tool calls: also resumes a run after a crash."""
-    from assistdb.runner.tool_stdout import tool_stdout_to_stderr
+    from assistdb.runner.tools.stdout import tool_stdout_to_stderr
 
     click.get_current_context().with_resource(tool_stdout_to_stderr())
     tools = load_tools(tools_spec)

@@ -18,7 +18,7 @@ from assistdb.texts import message_text
 if TYPE_CHECKING:
     from openai.types.beta.threads.message_create_params import Attachment
 
-    from assistdb.runner.tools import ToolsArgument
+    from assistdb.runner.tools.registry import ToolsArgument
 
 
 class ThreadOps:

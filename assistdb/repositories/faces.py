@@ -148,7 +148,7 @@ class BlockingIO:
             self._sleep(request.seconds)
             return None
         if isinstance(request, Gather):
-            from assistdb.runner.execution import run_sync
+            from assistdb.runner.tools.answering import run_sync
 
             return run_sync(request.make())
         if isinstance(request, OpenStream):

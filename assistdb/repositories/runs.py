@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from openai.types.shared.reasoning_effort import ReasoningEffort
 
     from assistdb.runner.engine import RunEngine
-    from assistdb.runner.tools import ToolsArgument
+    from assistdb.runner.tools.registry import ToolsArgument
 
 RunStatus = Literal[
     "queued",

@@ -1,6 +1,6 @@
 """The run engine behind ``runs.create_and_wait`` and ``runs.wait``, written once for both faces.
 
-:func:`assistdb.runner.driving.drive` decides (the rules, sans I/O); :class:`RunEngine` turns
+:func:`assistdb.runner.rules.drive.drive` decides (the rules, sans I/O); :class:`RunEngine` turns
 each of its effects into I/O requests (:mod:`assistdb.repositories.faces`), which the blocking
 face performs with ``OpenAI`` and the asyncio face with ``AsyncOpenAI``. Every run state seen is
 archived as it arrives, tool calls go through the ledger, and the run's steps and messages are
@@ -35,7 +35,8 @@ from assistdb.repositories.faces import (
 )
 from assistdb.repositories.messages import MessagesOps
 from assistdb.repositories.steps import RunStepsOps
-from assistdb.runner.driving import (
+from assistdb.runner.events import is_resting, kept_body, run_of
+from assistdb.runner.rules.drive import (
     Answer,
     Cancel,
     Collect,
@@ -48,11 +49,10 @@ from assistdb.runner.driving import (
     Submit,
     drive,
 )
-from assistdb.runner.durations import DurationBook, archived_brackets
-from assistdb.runner.events import is_resting, kept_body, run_of
-from assistdb.runner.execution import answer_calls
-from assistdb.runner.session import Clock, Observed, RunSession
-from assistdb.runner.tools import ToolRegistry, ToolsArgument
+from assistdb.runner.rules.durations import DurationBook, archived_brackets
+from assistdb.runner.rules.session import Clock, Observed, RunSession
+from assistdb.runner.tools.answering import answer_calls
+from assistdb.runner.tools.registry import ToolRegistry, ToolsArgument
 from assistdb.store import Store
 
 log = logging.getLogger("assistdb.runner")

@@ -7,7 +7,7 @@ from typing import Any
 
 from openai.types.beta.threads import Run
 
-from assistdb.runner.statuses import is_busy
+from assistdb.runner.rules.statuses import is_busy
 
 _FINISHED = ("completed", "failed", "cancelled", "expired", "incomplete")
 _KEPT_STEP_EVENTS = frozenset(f"thread.run.step.{status}" for status in _FINISHED)

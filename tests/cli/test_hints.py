@@ -6,10 +6,13 @@ import ast
 import re
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from assistdb import AssistDB
+from assistdb.audit import import_archive
+from assistdb.audit.verify import load_expected
 from assistdb.cli import cli
 from assistdb.cli.errors import SITUATION_HINTS
 from assistdb.errors import DatabaseError, InvalidInputError
@@ -48,6 +51,36 @@ def test_library_messages_and_hints_name_no_cli_flag() -> None:
     assert [(path, line, value) for path, line, value in library_strings() if FLAG.search(value)] == []
 
 
+def cli_command_names() -> tuple[set[str], set[str]]:
+    """The CLI's top-level command names, and every command and subcommand name, from its
+    click tree."""
+    top = set(cli.list_commands(click.Context(cli)))
+    every: set[str] = set()
+    groups: list[click.Group] = [cli]
+    while groups:
+        group = groups.pop()
+        context = click.Context(group)
+        for name in group.list_commands(context):
+            every.add(name)
+            command = group.get_command(context, name)
+            if isinstance(command, click.Group):
+                groups.append(command)
+    return top, every
+
+
+def test_library_messages_and_hints_name_no_cli_command() -> None:
+    top, every = (
+        "|".join(sorted(map(re.escape, names), key=len, reverse=True)) for names in cli_command_names()
+    )
+    # assistdb runs wait, `assistdb audit export` or a quoted `verify` is CLI wording
+    command = re.compile(rf"\bassistdb\s+(?:{top})\b|`(?:assistdb\s+)?(?:{every})(?:\s[^`]*)?`")
+    assert command.search("pass the file `assistdb audit export` wrote")  # the pattern catches them
+    assert command.search("pass the digits `verify` printed")
+    assert command.search("wait for it with assistdb runs wait")
+    assert not command.search("import an unmodified assistdb export")
+    assert [(path, line, value) for path, line, value in library_strings() if command.search(value)] == []
+
+
 def test_every_situation_the_cli_words_is_one_the_library_names() -> None:
     named = {value for _path, _line, value in library_strings()}
     assert sorted(situation for situation in SITUATION_HINTS if situation not in named) == []
@@ -74,3 +107,26 @@ def test_serve_names_its_own_database_flag(tmp_path: Path) -> None:
         env={"ASSISTDB_SERVER_API_KEY": "sk-local"},
     )
     assert_one_line_error(result, 7, "cannot create the folder", "pass --database-url with a writable")
+
+
+def test_a_bad_export_or_digest_is_hinted_in_library_terms_and_the_cli_names_its_command(
+    sqlite_cli: Cli, sqlite_url: str, tmp_path: Path
+) -> None:
+    not_an_export = tmp_path / "notes.jsonl"
+    not_an_export.write_text('{"kind": "note"}\n', encoding="utf-8")
+    with AssistDB(sqlite_url) as db:
+        with pytest.raises(InvalidInputError) as bad_export, not_an_export.open(encoding="utf-8") as inp:
+            import_archive(db.store, inp)
+        with pytest.raises(InvalidInputError) as bad_digest:
+            load_expected(db.store, "nope")
+    assert (bad_export.value.hint, bad_export.value.situation) == (
+        "pass the file export_archive() wrote",
+        "export_file",
+    )
+    assert bad_digest.value.situation == "expected_digest"
+    assert "assistdb" not in str(bad_digest.value.hint) and "@FILE" not in str(bad_digest.value.hint)
+
+    result = sqlite_cli("audit", "import", str(not_an_export))
+    assert_one_line_error(result, 2, "not an assistdb export", "pass the file `assistdb audit export` wrote")
+    result = sqlite_cli("audit", "verify", "--expect", "nope")
+    assert_one_line_error(result, 2, "is not a digest", "`assistdb audit verify` printed, or @FILE")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from assistdb import tool
-from assistdb.runner.calls import IN_FLIGHT_GRACE, Decision, RequestedCall, decide
+from assistdb.runner.rules.calls import IN_FLIGHT_GRACE, Decision, RequestedCall, decide
 from assistdb.store.tool_ledger import CallState
 
 SECOND = 1_000_000

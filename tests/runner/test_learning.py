@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from assistdb import AssistDB
-from assistdb.runner.durations import DurationBook, archived_brackets
+from assistdb.runner.rules.durations import DurationBook, archived_brackets
 from assistdb.server import LocalServer
 from tests.runner.conftest import assistant_for, thread_saying
 

@@ -7,8 +7,8 @@ import itertools
 import pytest
 from openai.types.beta.threads import Run
 
-from assistdb.runner.durations import Bracket, DurationBook, phases_from_history
-from assistdb.runner.schedule import (
+from assistdb.runner.rules.durations import Bracket, DurationBook, phases_from_history
+from assistdb.runner.rules.schedule import (
     COLD_FIRST,
     DEFAULT_INTERVAL,
     DENSE_GAP,
@@ -17,7 +17,7 @@ from assistdb.runner.schedule import (
     PollSchedule,
     interval_from_header,
 )
-from assistdb.runner.session import Observed, RunSession
+from assistdb.runner.rules.session import Observed, RunSession
 from tests.factories import run as run_body
 
 

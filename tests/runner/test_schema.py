@@ -11,8 +11,8 @@ import pydantic
 import pytest
 
 from assistdb import InvalidInputError, ToolRegistry, tool
-from assistdb.runner.schema import parse_docstring
-from assistdb.runner.tools import ArgumentsError
+from assistdb.runner.tools.registry import ArgumentsError
+from assistdb.runner.tools.schema import parse_docstring
 
 
 class Unit(enum.Enum):

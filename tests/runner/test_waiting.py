@@ -10,8 +10,8 @@ from openai.types.beta.threads import Run
 
 from assistdb.cli.errors import exit_code
 from assistdb.errors import ApiConnectionError, ApiError, Interrupted, RunTimeoutError
-from assistdb.runner.calls import RequestedCall
-from assistdb.runner.driving import (
+from assistdb.runner.rules.calls import RequestedCall
+from assistdb.runner.rules.drive import (
     Answer,
     Cancel,
     Create,
@@ -23,9 +23,9 @@ from assistdb.runner.driving import (
     Submit,
     drive,
 )
-from assistdb.runner.durations import DurationBook
-from assistdb.runner.session import Observed, RunSession
-from assistdb.runner.tools import ToolRegistry
+from assistdb.runner.rules.durations import DurationBook
+from assistdb.runner.rules.session import Observed, RunSession
+from assistdb.runner.tools.registry import ToolRegistry
 from tests.factories import run as run_body
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from assistdb.runner.durations import Bracket
+from assistdb.runner.rules.durations import Bracket
 
 #: Interval used when the server sends no ``openai-poll-after-ms``.
 DEFAULT_INTERVAL = 1.0

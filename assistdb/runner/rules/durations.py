@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from assistdb.runner.statuses import REQUIRES_ACTION, is_busy
+from assistdb.runner.rules.statuses import REQUIRES_ACTION, is_busy
 from assistdb.store import ArchiveReader, Filters
 
 #: How many recent phases count, per key.

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from openai.types.beta.threads import Run
 
-from assistdb.runner.tools import Tool
+from assistdb.runner.tools.registry import Tool
 from assistdb.store.tool_ledger import CallState
 
 #: How long after an attempt's own timeout its process gets to record the outcome.

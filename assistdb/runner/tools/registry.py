@@ -16,7 +16,7 @@ import jsonschema
 import pydantic
 
 from assistdb.errors import InvalidInputError
-from assistdb.runner.schema import (
+from assistdb.runner.tools.schema import (
     arguments_model,
     check_name,
     check_parameters,
@@ -233,8 +233,8 @@ class ToolRegistry:
 
     @classmethod
     def load(cls, spec: str) -> ToolRegistry:
-        """The tools named by ``MODULE[:ATTR]`` (see :func:`assistdb.runner.loading.load_tools`)."""
-        from assistdb.runner.loading import load_tools
+        """The tools named by ``MODULE[:ATTR]`` (see :func:`assistdb.runner.tools.loading.load_tools`)."""
+        from assistdb.runner.tools.loading import load_tools
 
         return load_tools(spec)
 

@@ -24,11 +24,11 @@ from assistdb.errors import (
     RunError,
     RunTimeoutError,
 )
-from assistdb.runner.calls import RequestedCall, requested_calls
-from assistdb.runner.durations import Bracket, Key
-from assistdb.runner.session import Observed, RunSession
-from assistdb.runner.statuses import REQUIRES_ACTION, is_terminal
-from assistdb.runner.tools import ToolRegistry
+from assistdb.runner.rules.calls import RequestedCall, requested_calls
+from assistdb.runner.rules.durations import Bracket, Key
+from assistdb.runner.rules.session import Observed, RunSession
+from assistdb.runner.rules.statuses import REQUIRES_ACTION, is_terminal
+from assistdb.runner.tools.registry import ToolRegistry
 
 
 @dataclass(frozen=True)

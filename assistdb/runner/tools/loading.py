@@ -9,8 +9,8 @@ import sys
 from typing import Any
 
 from assistdb.errors import InvalidInputError
-from assistdb.runner.tool_stdout import running_tool_code
-from assistdb.runner.tools import Tool, ToolRegistry
+from assistdb.runner.tools.registry import Tool, ToolRegistry
+from assistdb.runner.tools.stdout import running_tool_code
 
 _SPEC = re.compile(r"^(?P<module>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?::(?P<attr>[A-Za-z_]\w*))?$")
 _SPEC_HINT = "write MODULE or MODULE:ATTR, e.g. my_tools or my_tools:registry"

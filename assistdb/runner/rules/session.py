@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from openai.types.beta.threads import Run
 
-from assistdb.runner.durations import DURATIONS, LEARNABLE_ENDS, Bracket, DurationBook, Key
-from assistdb.runner.schedule import DEFAULT_INTERVAL, PollSchedule, interval_from_header
-from assistdb.runner.statuses import is_busy
+from assistdb.runner.rules.durations import DURATIONS, LEARNABLE_ENDS, Bracket, DurationBook, Key
+from assistdb.runner.rules.schedule import DEFAULT_INTERVAL, PollSchedule, interval_from_header
+from assistdb.runner.rules.statuses import is_busy
 
 Clock = Callable[[], float]
 

@@ -18,10 +18,10 @@ import time
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
-from assistdb.runner.calls import Decision, RequestedCall, decide
-from assistdb.runner.outputs import InvalidOutputError, encode_output, error_output, storable
-from assistdb.runner.tool_stdout import running_tool_code
-from assistdb.runner.tools import ArgumentsError, Tool, ToolRegistry
+from assistdb.runner.rules.calls import Decision, RequestedCall, decide
+from assistdb.runner.tools.outputs import InvalidOutputError, encode_output, error_output, storable
+from assistdb.runner.tools.registry import ArgumentsError, Tool, ToolRegistry
+from assistdb.runner.tools.stdout import running_tool_code
 from assistdb.store.archive import now_us
 from assistdb.store.tool_ledger import AttemptTaken, ToolLedger
 
