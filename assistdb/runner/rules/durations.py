@@ -120,6 +120,3 @@ def archived_brackets(reader: ArchiveReader, key: Key, *, exclude: str | None = 
         brackets.extend(phases_from_history(versions))
     return brackets
 
-
-#: The book every engine in this process shares.
-DURATIONS = DurationBook()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from openai.types.beta.threads import Run
 
-from assistdb.runner.rules.durations import DURATIONS, LEARNABLE_ENDS, Bracket, DurationBook, Key
+from assistdb.runner.rules.durations import LEARNABLE_ENDS, Bracket, DurationBook, Key
 from assistdb.runner.rules.schedule import DEFAULT_INTERVAL, PollSchedule, interval_from_header
 from assistdb.runner.rules.statuses import is_busy
 
@@ -34,7 +34,7 @@ class RunSession:
     """The state of one wait; ``timeout`` is in seconds from now (None: no limit)."""
 
     def __init__(
-        self, *, timeout: float | None, book: DurationBook = DURATIONS, clock: Clock = time.monotonic
+        self, *, timeout: float | None, book: DurationBook, clock: Clock = time.monotonic
     ):
         self.book = book
         self.clock = clock
