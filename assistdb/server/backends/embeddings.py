@@ -61,7 +61,9 @@ class Embedder:
             except openai.APIError as exc:
                 delay = retry_delay(self.settings, exc, attempt)
                 if delay is None:
-                    return self._failure(exc)
+                    failure = self._failure(exc)
+                    log.warning("embeddings: %s", failure.message)
+                    return failure
                 attempt += 1
                 log.warning(
                     "embeddings at %s: %s; retry %d of %d in %.2f s",

@@ -18,9 +18,9 @@ from typing import Any
 import pydantic
 import yaml
 from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
 from openai.resources.embeddings import Embeddings
 from openai.types import CreateEmbeddingResponse, EmbeddingCreateParams
+from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from assistdb.server.backends.scripted_upstream import Exchange
@@ -85,9 +85,7 @@ def embedding_errors(exchange: Exchange) -> list[str]:
     """An embeddings request and its successful answers against the SDK's types."""
     body = exchange.body
     problems = [f"embeddings request: unknown field {name!r}" for name in set(body) - _EMBEDDING_FIELDS]
-    problems += [
-        f"embeddings request: missing {name!r}" for name in _REQUIRED_EMBEDDING_FIELDS - set(body)
-    ]
+    problems += [f"embeddings request: missing {name!r}" for name in _REQUIRED_EMBEDDING_FIELDS - set(body)]
     if exchange.status == 200:
         for answer in exchange.answers:
             try:
