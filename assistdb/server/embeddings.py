@@ -4,9 +4,10 @@ Handlers run synchronously in one database transaction, and a network call must 
 inside one (it would hold SQLite's write lock, and the event loop, for the upstream's time). So
 a transaction asks ``Tx.embeddings`` (a ``Lookup``) for the vector of each text it needs; what
 the request has not computed yet is noted as missing, and the transaction is rolled back with
-``NeedEmbeddings`` before it commits. The app then computes those vectors (``backends.embeddings.Embedder``,
-outside any transaction, in batches) and runs the handler again with them known
-(``known_vectors``); the second pass writes chunks and their vectors together, or nothing.
+``NeedEmbeddings`` before it commits. The app then computes those vectors outside any
+transaction, in batches (``backends.embeddings.Embedder``), and runs the handler again with them
+known (``known_vectors``); the second pass writes chunks and their vectors together, or nothing.
+The run driver computes a ``file_search`` round's query vectors before its transaction.
 
 A vector is stored as little-endian float32 bytes, scaled to unit length, so a cosine similarity
 is a dot product. A text the upstream could not embed is known as an ``EmbeddingFailure``: a file
@@ -64,7 +65,8 @@ class Lookup:
 
     @classmethod
     def current(cls, model: str) -> Lookup:
-        return cls(model, _known.get() or {})
+        known = _known.get()
+        return cls(model, {} if known is None else known)
 
     def get(self, text: str) -> bytes | EmbeddingFailure | None:
         """The text's vector or failure; ``None`` (noted as missing) if not computed yet."""

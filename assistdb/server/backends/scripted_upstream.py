@@ -262,8 +262,10 @@ class ScriptedUpstream:
 
     # answering -------------------------------------------------------------------------------
 
-    async def _completions(self, request: Request) -> Response:
-        raw = await request.body()  # recorded only once the whole request has arrived
+    async def _record(self, request: Request) -> tuple[Exchange, object]:
+        """The request as an ``Exchange`` (recorded only once the whole request has arrived) and
+        its decoded body (``None`` if it is not JSON)."""
+        raw = await request.body()
         try:
             body = json.loads(raw)
         except ValueError:
@@ -275,6 +277,10 @@ class ScriptedUpstream:
             query=dict(request.query_params),
         )
         self.requests.append(exchange)
+        return exchange, body
+
+    async def _completions(self, request: Request) -> Response:
+        exchange, body = await self._record(request)
         if not isinstance(body, dict):
             return _error(exchange, Failure(400, "We could not parse the JSON body of your request."))
         if self.latency > 0:
@@ -293,18 +299,7 @@ class ScriptedUpstream:
         return JSONResponse(exchange.answers[0])
 
     async def _embeddings(self, request: Request) -> Response:
-        raw = await request.body()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            body = None
-        exchange = Exchange(
-            body=body if isinstance(body, dict) else {},
-            headers={name.lower(): value for name, value in request.headers.items()},
-            path=request.url.path,
-            query=dict(request.query_params),
-        )
-        self.requests.append(exchange)
+        exchange, body = await self._record(request)
         with self._lock:
             scripted = self._embedding_script.popleft() if self._embedding_script else None
         problem = _embedding_problem(body)

@@ -125,7 +125,9 @@ def test_file_search_in_a_run_ranks_with_embeddings(
         run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
         assert run.status == "completed", run.last_error
         steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id, order="asc").data
-        results = steps[0].step_details.tool_calls[0].file_search.results
+        details: Any = steps[0].step_details
+        assert details.tool_calls[0].type == "file_search"
+        results = details.tool_calls[0].file_search.results
         assert results[0].file_id == ids["bio.txt"] and results[0].score == 1.0
 
     tool_message = next(
