@@ -4,11 +4,15 @@ peak memory, and vector store search latency, on SQLite and (with ``--postgres``
 A file (200 MB) is uploaded with the SDK's ``files.create`` and downloaded back through
 ``files.content``; the server's peak resident memory (``VmHWM``) before and after shows that a
 file streams through it rather than sitting in memory. Search latency is measured over a vector
-store of 10,000 chunks (100 files, static chunking of 100 tokens).
+store of 10,000 chunks (100 files, static chunking of 100 tokens). ``--embeddings`` measures
+hybrid ranking instead: the server embeds chunks and queries with the scripted upstream's
+``/embeddings`` (256 dimensions), so indexing includes the embedding requests and each search one
+request plus the brute-force similarity pass.
 
     python -m benchmarks.bench_files                                      # full sizes, SQLite
     python -m benchmarks.bench_files --postgres postgresql://postgres@127.0.0.1:5432/test
     python -m benchmarks.bench_files --quick                              # tiny sizes, for CI
+    python -m benchmarks.bench_files --quick --embeddings                 # hybrid ranking
 """
 
 from __future__ import annotations
@@ -49,10 +53,13 @@ QUICK = Sizes(file_mb=2, files=5, chunks_per_file=10, searches=10)
 
 
 @contextmanager
-def server(database_url: str) -> Iterator[tuple[str, int]]:
-    """``assistdb serve`` on a free port with its own database; yields its URL and PID."""
+def server(database_url: str, embeddings_url: str | None = None) -> Iterator[tuple[str, int]]:
+    """``assistdb serve`` on a free port with its own database (embedding with the upstream at
+    ``embeddings_url`` if given); yields its URL and PID."""
     environment = {**os.environ, "ASSISTDB_SERVER_API_KEY": API_KEY}
     command = [sys.executable, "-m", "assistdb", "serve", "--port", "0", "--database-url", database_url]
+    if embeddings_url is not None:
+        command += ["--upstream-url", embeddings_url, "--embedding-model", "bench-embed"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=environment)
     try:
         assert process.stdout is not None
@@ -88,9 +95,14 @@ def words(rng: random.Random, count: int) -> list[str]:
     return [rng.choice(vocabulary) for _ in range(count)]
 
 
-def measure(label: str, database_url: str, sizes: Sizes, folder: Path) -> list[list[str]]:
+def measure(
+    label: str, database_url: str, sizes: Sizes, folder: Path, embeddings_url: str | None
+) -> list[list[str]]:
     rows: list[list[str]] = []
-    with server(database_url) as (base_url, pid), openai.OpenAI(base_url=base_url, api_key=API_KEY) as client:
+    with (
+        server(database_url, embeddings_url) as (base_url, pid),
+        openai.OpenAI(base_url=base_url, api_key=API_KEY) as client,
+    ):
         before = peak_rss_mb(pid)
         path = big_file(folder, sizes.file_mb)
         started = time.perf_counter()
@@ -151,16 +163,24 @@ def main() -> int:
     )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, for CI")
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server where databases may be created")
+    parser.add_argument(
+        "--embeddings", action="store_true", help="hybrid ranking with the scripted upstream's embeddings"
+    )
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     rows: list[list[str]] = []
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        rows += measure("SQLite", f"sqlite:///{folder / 'server.sqlite3'}", sizes, folder)
+        embeddings_url = None
+        if args.embeddings:
+            from assistdb.server.backends.scripted_upstream import ScriptedUpstream
+
+            embeddings_url = stack.enter_context(ScriptedUpstream()).base_url
+        rows += measure("SQLite", f"sqlite:///{folder / 'server.sqlite3'}", sizes, folder, embeddings_url)
         print("\n".join(" | ".join(row) for row in rows), file=sys.stderr, flush=True)
         if args.postgres:
             url = stack.enter_context(temporary_postgres_database(args.postgres))
-            rows += measure("PostgreSQL", url, sizes, folder)
+            rows += measure("PostgreSQL", url, sizes, folder, embeddings_url)
     print_table(
         "Files and vector stores on assistdb serve", ["database", "what", "speed", "server peak RSS"], rows
     )

@@ -128,6 +128,12 @@ SECONDS = click.FloatRange(min=0.0)
     help="Retries of a failed upstream request (429, 5xx, connection) [default: 3].",
 )
 @click.option(
+    "--embedding-model",
+    default=None,
+    help="The upstream's /embeddings model for hybrid (lexical + embedding) file search "
+    "[default: none, lexical only].",
+)
+@click.option(
     "--max-runs",
     type=click.IntRange(min=0),
     default=None,
@@ -163,6 +169,7 @@ def serve(
     model_map: str | None,
     upstream_timeout: float | None,
     upstream_retries: int | None,
+    embedding_model: str | None,
     max_runs: int | None,
     state_file: Path | None,
 ) -> None:
@@ -183,7 +190,13 @@ def serve(
         refuse_state_file(state_file)
     api_key = os.environ.get(API_KEY_ENV) or None
     upstream = upstream_settings(
-        model_source, upstream_url, upstream_config, model_map, upstream_timeout, upstream_retries
+        model_source,
+        upstream_url,
+        upstream_config,
+        model_map,
+        upstream_timeout,
+        upstream_retries,
+        embedding_model,
     )
     configure_logging(api_key, upstream, database_url)
     if api_key is None and not is_loopback(host):
@@ -227,6 +240,8 @@ def serve(
     log.info("state in %s", app.store.database.display_url)
     if upstream is not None:
         log.info("runs are answered by the Chat Completions endpoint at %s", upstream.location)
+        if upstream.embedding_model is not None:
+            log.info("file search ranks with embeddings from model %r", upstream.embedding_model)
     else:
         log.info("runs are answered by the scripted model (see docs/server.md)")
 
@@ -283,6 +298,7 @@ def upstream_settings(
     model_map: str | None,
     timeout: float | None,
     retries: int | None,
+    embedding_model: str | None,
 ) -> UpstreamSettings | None:
     """The upstream's settings (file, then environment, then options), or None for the scripted model."""
     from assistdb.server.backends.chat_completions import (
@@ -299,6 +315,7 @@ def upstream_settings(
                 "model_map": parse_model_map(model_map) if model_map is not None else None,
                 "timeout": timeout,
                 "max_retries": retries,
+                "embedding_model": embedding_model,
             }
         )
     except UpstreamConfigError as exc:
@@ -307,9 +324,9 @@ def upstream_settings(
         "upstream" if settings.base_url or settings.is_azure or config_file is not None else "scripted"
     )
     if chosen == "scripted":
-        if url or config_file or model_map:
+        if url or config_file or model_map or embedding_model:
             raise InvalidInputError(
-                "--upstream-url, --upstream-config and --model-map need --model upstream",
+                "--upstream-url, --upstream-config, --model-map and --embedding-model need --model upstream",
                 hint="drop --model scripted, or the upstream options",
             )
         return None

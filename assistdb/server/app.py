@@ -17,7 +17,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -28,6 +28,7 @@ from assistdb.server.backends.base import ModelBackend
 from assistdb.server.backends.scripted import ScriptedBackend
 from assistdb.server.body import read_body
 from assistdb.server.config import ServerConfig
+from assistdb.server.embeddings import Known, NeedEmbeddings, known_vectors
 from assistdb.server.errors import HttpError, internal_error, invalid
 from assistdb.server.faults import FaultInjector
 from assistdb.server.operations import Api, Call, Reply, Result, StreamReply
@@ -38,6 +39,9 @@ from assistdb.server.state import ServerState
 from assistdb.server.stats import RequestStats
 from assistdb.server.storage import open_state
 from assistdb.server.validation import parse_body
+
+if TYPE_CHECKING:
+    from assistdb.server.backends.embeddings import Embedder
 
 log = logging.getLogger("assistdb.server")
 
@@ -73,7 +77,9 @@ class AssistantsApp:
         self.stats = RequestStats()
         self.store: ServerState = open_state(config)
         self.backend: ModelBackend = backend or _backend_for(config, self.store)
-        self.runtime = Runtime(self.store, config, self.backend, clock)
+        self.embedder = _embedder_for(config)
+        self.store.embedding_model = self.embedder.model if self.embedder is not None else None
+        self.runtime = Runtime(self.store, config, self.backend, clock, self.embedder)
         self.api = Api(self.store, self.runtime, config, clock)
         self.faults = FaultInjector(config)
 
@@ -101,6 +107,8 @@ class AssistantsApp:
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 await self.runtime.stop()
+                if self.embedder is not None:
+                    await self.embedder.aclose()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -137,8 +145,7 @@ class AssistantsApp:
                 _check_beta_header(request)
             body = await _read_json(request) if route.takes_body else {}
             call = Call(params=found.params, query=_query(request), body=body, request=request)
-            outcome = route.handler(self.api, call)
-            result: Result = await outcome if inspect.isawaitable(outcome) else outcome
+            result: Result = await self._handle(route.handler, call)
         except HttpError as exc:
             result = Reply(exc.body(), exc.status, exc.headers)
         except Exception:
@@ -165,6 +172,21 @@ class AssistantsApp:
             **result.headers,
         }
         return Response(content, result.status, headers, media_type="application/json")
+
+    async def _handle(self, handler: routes.Handler, call: Call) -> Result:
+        """Run the operation; one that needs embeddings not computed yet was rolled back
+        (``NeedEmbeddings``) and runs again once they are (``server.embeddings``)."""
+        known: Known = {}
+        with known_vectors(known):
+            while True:
+                try:
+                    outcome = handler(self.api, call)
+                    return await outcome if inspect.isawaitable(outcome) else outcome
+                except NeedEmbeddings as need:
+                    fresh = [text for text in need.texts if text not in known]
+                    if self.embedder is None or not fresh:
+                        raise
+                    known.update(await self.embedder.embed(fresh))
 
     def _authorize(self, request: Request) -> None:
         expected = self.config.api_key
@@ -246,6 +268,15 @@ def _backend_for(config: ServerConfig, store: ServerState) -> ModelBackend:
 
         return ChatCompletionsBackend(config.upstream)
     return ScriptedBackend(config, store.new_id)
+
+
+def _embedder_for(config: ServerConfig) -> Embedder | None:
+    """The upstream's embeddings for hybrid file search, if its settings name a model."""
+    if config.upstream is None or config.upstream.embedding_model is None:
+        return None
+    from assistdb.server.backends.embeddings import Embedder
+
+    return Embedder(config.upstream)
 
 
 def _check_beta_header(request: Request) -> None:

@@ -6,18 +6,26 @@ before the previous one ended, and keeps the original text between its first and
 ``auto`` is 800 tokens with 400 overlap, as the real API documented. Ranking is lexical: FTS5's
 BM25 (Porter stemming) on SQLite, ``ts_rank_cd`` (English stemming) on PostgreSQL; a chunk
 matches if it holds any query word, and scores are relative to the best match of the search.
+
+With embeddings on (``hybrid``), every chunk with a vector is a candidate as well, ranked by
+cosine similarity to the query, and the two rankings are fused by reciprocal rank (see
+``fuse``). Similarity is computed by brute force over the searched stores' vectors: no index, so
+a search costs one pass over them (fine up to tens of thousands of chunks).
 """
 
 from __future__ import annotations
 
+import heapq
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, text
+from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
 from assistdb.server import file_tables
+from assistdb.server.embeddings import unpack
 
 #: What ``auto`` chunking means, as the real API documented it.
 AUTO_MAX_TOKENS = 800
@@ -26,6 +34,8 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 _TERM = re.compile(r"\w+")
 MAX_TERMS = 64
 CANDIDATES = 1000
+#: Reciprocal rank fusion's constant: a rank r in either list counts 1 / (RRF_K + r).
+RRF_K = 60
 
 
 class UnsupportedFile(Exception):
@@ -57,30 +67,60 @@ def chunk(text_: str, max_tokens: int, overlap: int) -> list[str]:
     return pieces
 
 
-def index_file(connection: Connection, vector_store_id: str, file_id: str, pieces: Sequence[str]) -> None:
-    """Replace the file's chunks in the store's index."""
+def index_file(
+    connection: Connection,
+    vector_store_id: str,
+    file_id: str,
+    pieces: Sequence[str],
+    vectors: tuple[str, Sequence[bytes]] | None = None,
+) -> None:
+    """Replace the file's chunks in the store's index; ``vectors``: the model and each piece's vector."""
     unindex_file(connection, vector_store_id, file_id)
-    if pieces:
-        connection.execute(
-            insert(file_tables.chunks),
-            [
-                {"vector_store_id": vector_store_id, "file_id": file_id, "n": n, "text": piece}
-                for n, piece in enumerate(pieces)
-            ],
-        )
+    if not pieces:
+        return
+    table = file_tables.chunks
+    connection.execute(
+        insert(table),
+        [
+            {"vector_store_id": vector_store_id, "file_id": file_id, "n": n, "text": piece}
+            for n, piece in enumerate(pieces)
+        ],
+    )
+    if vectors is None:
+        return
+    model, values = vectors
+    seqs = connection.execute(
+        select(table.c.seq)
+        .where(table.c.vector_store_id == vector_store_id, table.c.file_id == file_id)
+        .order_by(table.c.n)
+    ).scalars()
+    connection.execute(
+        insert(file_tables.chunk_embeddings),
+        [
+            {
+                "chunk_seq": seq,
+                "vector_store_id": vector_store_id,
+                "file_id": file_id,
+                "model": model,
+                "dimensions": len(vector) // 4,
+                "vector": vector,
+            }
+            for seq, vector in zip(seqs, values, strict=True)
+        ],
+    )
 
 
 def unindex_file(connection: Connection, vector_store_id: str | None, file_id: str) -> None:
-    table = file_tables.chunks
-    conditions = [table.c.file_id == file_id]
-    if vector_store_id is not None:
-        conditions.append(table.c.vector_store_id == vector_store_id)
-    connection.execute(delete(table).where(*conditions))
+    for table in (file_tables.chunks, file_tables.chunk_embeddings):
+        conditions = [table.c.file_id == file_id]
+        if vector_store_id is not None:
+            conditions.append(table.c.vector_store_id == vector_store_id)
+        connection.execute(delete(table).where(*conditions))
 
 
 def unindex_store(connection: Connection, vector_store_id: str) -> None:
-    table = file_tables.chunks
-    connection.execute(delete(table).where(table.c.vector_store_id == vector_store_id))
+    for table in (file_tables.chunks, file_tables.chunk_embeddings):
+        connection.execute(delete(table).where(table.c.vector_store_id == vector_store_id))
 
 
 @dataclass(frozen=True)
@@ -100,14 +140,49 @@ def terms(queries: Sequence[str]) -> list[str]:
     return list(found)[:MAX_TERMS]
 
 
-def search(connection: Connection, store_ids: Sequence[str], queries: Sequence[str]) -> list[Hit]:
-    """Chunks of the given stores matching any query word, best first (at most ``CANDIDATES``)."""
+def search(
+    connection: Connection,
+    store_ids: Sequence[str],
+    queries: Sequence[str],
+    hybrid: tuple[str, Sequence[bytes]] | None = None,
+) -> list[Hit]:
+    """The best chunks of the given stores for the queries (at most ``CANDIDATES``), best first.
+
+    Lexical alone: the chunks holding any query word. ``hybrid`` (the embedding model and the
+    queries' vectors) adds every chunk with a vector from that model, fused by ``fuse``.
+    """
+    if not store_ids:
+        return []
+    lexical = _lexical(connection, store_ids, queries)
+    if hybrid is None or not hybrid[1]:
+        return _relative(
+            [Hit(vs, file_id, chunk_text, score) for _, vs, file_id, chunk_text, score in lexical]
+        )
+    similar = _similar(connection, store_ids, *hybrid)
+    fused = fuse([row[0] for row in lexical], similar)[:CANDIDATES]
+    found = {row[0]: row[1:4] for row in lexical}
+    wanted = [seq for seq, _ in fused if seq not in found]
+    table = file_tables.chunks
+    for start in range(0, len(wanted), 500):
+        for row in connection.execute(
+            select(table.c.seq, table.c.vector_store_id, table.c.file_id, table.c.text).where(
+                table.c.seq.in_(wanted[start : start + 500])
+            )
+        ):
+            found[row[0]] = (row[1], row[2], row[3])
+    return _relative([Hit(*found[seq], score) for seq, score in fused if seq in found])
+
+
+def _lexical(
+    connection: Connection, store_ids: Sequence[str], queries: Sequence[str]
+) -> list[tuple[int, str, str, str, float]]:
+    """(seq, store, file, text, rank) of the chunks holding any query word, best first."""
     words = terms(queries)
-    if not words or not store_ids:
+    if not words:
         return []
     if connection.dialect.name == "postgresql":
         statement = text(
-            "SELECT c.vector_store_id, c.file_id, c.text, "
+            "SELECT c.seq, c.vector_store_id, c.file_id, c.text, "
             "ts_rank_cd(c.tsv, q, 32) AS rank "
             "FROM server_vector_store_chunks c, to_tsquery('english', :q) q "
             "WHERE c.vector_store_id IN :stores AND c.tsv @@ q "
@@ -115,9 +190,9 @@ def search(connection: Connection, store_ids: Sequence[str], queries: Sequence[s
         ).bindparams(bindparam("stores", expanding=True))
         query = " | ".join(words)
         rows = connection.execute(statement, {"q": query, "stores": list(store_ids), "n": CANDIDATES})
-        return _relative([Hit(row[0], row[1], row[2], float(row[3])) for row in rows])
+        return [(row[0], row[1], row[2], row[3], float(row[4])) for row in rows]
     statement = text(
-        "SELECT c.vector_store_id, c.file_id, c.text, bm25(server_vector_store_chunks_fts) AS rank "
+        "SELECT c.seq, c.vector_store_id, c.file_id, c.text, bm25(server_vector_store_chunks_fts) AS rank "
         "FROM server_vector_store_chunks_fts JOIN server_vector_store_chunks c "
         "ON c.seq = server_vector_store_chunks_fts.rowid "
         "WHERE server_vector_store_chunks_fts MATCH :q AND c.vector_store_id IN :stores "
@@ -125,12 +200,51 @@ def search(connection: Connection, store_ids: Sequence[str], queries: Sequence[s
     ).bindparams(bindparam("stores", expanding=True))
     query = " OR ".join(f'"{word}"' for word in words)
     rows = connection.execute(statement, {"q": query, "stores": list(store_ids), "n": CANDIDATES})
-    return _relative([Hit(row[0], row[1], row[2], max(0.0, -float(row[3]))) for row in rows])
+    return [(row[0], row[1], row[2], row[3], max(0.0, -float(row[4]))) for row in rows]
+
+
+def _similar(
+    connection: Connection, store_ids: Sequence[str], model: str, query_vectors: Sequence[bytes]
+) -> list[int]:
+    """Seqs of the chunks most similar to any query (cosine above 0), best first, at most
+    ``CANDIDATES``: one pass over the stores' vectors of ``model`` (unit length: a dot product)."""
+    queries = [unpack(vector) for vector in query_vectors]
+    table = file_tables.chunk_embeddings
+    rows = connection.execute(
+        select(table.c.chunk_seq, table.c.vector).where(
+            table.c.vector_store_id.in_(list(store_ids)), table.c.model == model
+        )
+    )
+    best: list[tuple[float, int]] = []
+    for seq, data in rows:
+        vector = unpack(data)
+        similarity = max(
+            (sum(map(operator.mul, query, vector)) for query in queries if len(query) == len(vector)),
+            default=0.0,
+        )
+        if similarity <= 0:
+            continue
+        if len(best) < CANDIDATES:
+            heapq.heappush(best, (similarity, -seq))
+        elif similarity > best[0][0]:
+            heapq.heapreplace(best, (similarity, -seq))
+    return [-negated for _, negated in sorted(best, reverse=True)]
+
+
+def fuse(lexical: Sequence[int], similar: Sequence[int]) -> list[tuple[int, float]]:
+    """Reciprocal rank fusion: each chunk scores the sum of 1 / (``RRF_K`` + rank) over the
+    rankings it appears in (rank 1 first). It needs no calibration between BM25 or ``ts_rank_cd``
+    values (unbounded, corpus-dependent) and cosines (whose spread depends on the model)."""
+    scores: dict[int, float] = {}
+    for ranking in (lexical, similar):
+        for rank, seq in enumerate(ranking, start=1):
+            scores[seq] = scores.get(seq, 0.0) + 1.0 / (RRF_K + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
 
 
 def _relative(hits: list[Hit]) -> list[Hit]:
-    """Scores in 0..1 relative to the best hit (1.0): raw BM25 and ``ts_rank_cd`` values depend on
-    the corpus and mean nothing on their own."""
+    """Scores in 0..1 relative to the best hit (1.0): raw BM25, ``ts_rank_cd`` and fused values
+    depend on the corpus and mean nothing on their own."""
     best = max((hit.score for hit in hits), default=0.0)
     if best <= 0:
         return [Hit(hit.vector_store_id, hit.file_id, hit.text, 1.0) for hit in hits]

@@ -1,4 +1,4 @@
-"""The tables of files, uploads and vector stores (Alembic revision 0006), as SQLAlchemy Core tables.
+"""The tables of files, uploads and vector stores (Alembic revisions 0006, 0009), as SQLAlchemy Core tables.
 
 File content is stored once per SHA-256 digest, in 1 MiB pieces (``server_blob_pieces``), so a
 file streams in and out of the database a piece at a time and identical files share their bytes.
@@ -126,4 +126,18 @@ chunks = Table(
     Column("text", Text(), nullable=False),
     Index("ix_server_vector_store_chunks_file", "vector_store_id", "file_id", "n"),
     sqlite_autoincrement=True,
+)
+
+#: A chunk's vector for hybrid search (revision 0009): unit-length float32 bytes from ``model``.
+chunk_embeddings = Table(
+    "server_vector_store_chunk_embeddings",
+    metadata,
+    Column("chunk_seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("vector_store_id", String(ID), nullable=False),
+    Column("file_id", String(ID), nullable=False),
+    Column("model", String(256), nullable=False),
+    Column("dimensions", Integer(), nullable=False),
+    Column("vector", LargeBinary(), nullable=False),
+    Index("ix_server_vector_store_chunk_embeddings_store", "vector_store_id", "model"),
+    Index("ix_server_vector_store_chunk_embeddings_file", "vector_store_id", "file_id"),
 )

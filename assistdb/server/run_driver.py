@@ -26,6 +26,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
 
@@ -44,9 +45,13 @@ from assistdb.server.backends.base import (
 )
 from assistdb.server.backends.scripted import ExpireRun, unknown_function_message
 from assistdb.server.config import ServerConfig
+from assistdb.server.embeddings import Known, known_vectors
 from assistdb.server.event_wakeups import EventWakeups
 from assistdb.server.objects import Obj
 from assistdb.server.state import Event, RunRow, ServerState, Tx
+
+if TYPE_CHECKING:
+    from assistdb.server.backends.embeddings import Embedder
 
 log = logging.getLogger("assistdb.server")
 
@@ -126,11 +131,14 @@ class Runtime:
         config: ServerConfig,
         backend: ModelBackend,
         clock: Callable[[], float] = time.time,
+        embedder: Embedder | None = None,
     ) -> None:
         self.store = store
         self.config = config
         self.backend = backend
         self.clock = clock
+        #: Embeds file_search queries when hybrid ranking is on.
+        self.embedder = embedder
         self.owner = new_owner_id()
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.stopping = False
@@ -212,6 +220,8 @@ class Runtime:
     def prepare(self, tx: Tx, run_id: str) -> None:
         """Read the first request of a run this process creates and claims, in the transaction
         that creates it: the model is then asked without another read of the thread."""
+        if tx.embeddings is not None and tx.embeddings.missing:
+            return  # the transaction is rolled back, and runs again once its vectors are known
         row = tx.run_by_id(run_id)
         if row is not None:
             self._prepared[run_id] = (row, _request(tx, row))
@@ -459,7 +469,7 @@ class Runtime:
                     self._transition(run_id, _expire_now)
                     return
                 if event is None or isinstance(event, Finished):
-                    self._finish(run_id, state, event)
+                    await self._finish(run_id, state, event)
                     return
                 if isinstance(event, TextDelta):
                     self._text(run_id, state, event)
@@ -576,7 +586,7 @@ class Runtime:
         state.text.clear()
         row.driver.update(message_id=None, step_id=None)
 
-    def _finish(self, run_id: str, state: _Round, finished: Finished | None) -> None:
+    async def _finish(self, run_id: str, state: _Round, finished: Finished | None) -> None:
         reason = finished.reason if finished is not None else "stop"
         usage_given = finished.usage if finished is not None else None
         usage = (
@@ -623,7 +633,16 @@ class Runtime:
             else:
                 lifecycle.end(tx, row, now, "completed")
 
-        self._transition(run_id, close)
+        with known_vectors(await self._query_vectors(state)):
+            self._transition(run_id, close)
+
+    async def _query_vectors(self, state: _Round) -> Known:
+        """The vectors of a file_search round's queries (hybrid ranking), computed before its
+        transaction; a query the upstream cannot embed is then searched lexically."""
+        calls = [state.calls[index] for index in sorted(state.calls)]
+        if self.embedder is None or not run_file_search.handles(state.run_obj, calls):
+            return {}
+        return await self.embedder.embed(run_file_search.query_of(call["arguments"]) for call in calls)
 
     # sweeping ---------------------------------------------------------------------------------
 

@@ -59,7 +59,8 @@ def handles(run_obj: Obj, calls: list[Obj]) -> bool:
     return bool(calls) and _settings(run_obj) is not None and all(c["name"] == FUNCTION_NAME for c in calls)
 
 
-def _query(arguments: str) -> str:
+def query_of(arguments: str) -> str:
+    """The query of a ``file_search`` call's arguments (a bare string is taken as the query)."""
     try:
         decoded: Any = json.loads(arguments)
     except ValueError:
@@ -103,7 +104,7 @@ def execute(tx: Tx, row: RunRow, now: float, calls: list[Obj], usage: Obj) -> No
         found = vector_stores.search_stores(
             tx,
             store_ids,
-            [_query(call["arguments"])],
+            [query_of(call["arguments"])],
             max_num_results=limit,
             score_threshold=threshold,
             filters=None,

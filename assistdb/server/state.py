@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Table, and_, delete, func, insert, select, up
 from sqlalchemy.exc import IntegrityError
 
 from assistdb.server import tables
+from assistdb.server.embeddings import Lookup
 from assistdb.server.errors import invalid, not_found
 from assistdb.server.event_wakeups import CHANNEL
 from assistdb.server.ids import IdFactory
@@ -75,9 +76,11 @@ class ActiveRunConflict(Exception):
 class Tx:
     """One database transaction over the server's tables."""
 
-    def __init__(self, connection: Connection, ids: IdFactory) -> None:
+    def __init__(self, connection: Connection, ids: IdFactory, embeddings: Lookup | None = None) -> None:
         self.connection = connection
         self.ids = ids
+        #: The vectors for hybrid file search; ``None`` when embeddings are off.
+        self.embeddings = embeddings
         self._events: dict[str, list[tuple[str, str, float]]] = {}
         #: The events this transaction wrote, numbered, by run (handed to streams once committed).
         self.written: dict[str, list[Event]] = {}
@@ -423,6 +426,8 @@ class ServerState:
         self.ids = ids
         #: Told of the events of every committed write (the runtime relays them to its streams).
         self.on_commit: Callable[[dict[str, list[Event]]], None] | None = None
+        #: The upstream's embedding model when hybrid file search is on (see ``embeddings``).
+        self.embedding_model: str | None = None
 
     def new_id(self, prefix: str) -> str:
         return self.ids.new(prefix)
@@ -440,8 +445,11 @@ class ServerState:
         with self.database.write() as connection:
             if not durable and self.database.dialect == "postgresql":
                 connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            tx = Tx(connection, self.ids)
+            model = self.embedding_model
+            tx = Tx(connection, self.ids, Lookup.current(model) if model is not None else None)
             yield tx
+            if tx.embeddings is not None:
+                tx.embeddings.check()  # rolls back a transaction that lacked vectors
             tx.flush_events()
         if tx.written and self.on_commit is not None:
             self.on_commit(tx.written)

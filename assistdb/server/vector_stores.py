@@ -1,9 +1,10 @@
 """Vector stores, their files and file batches, and search.
 
-Adding a file to a store reads its text, chunks it and indexes the chunks in the same
-transaction that records the vector store file, so a file is ``completed`` (or ``failed``, with
-``last_error``, when it is not UTF-8 text) by the time the request returns, and a crash leaves
-either all of it or none. Batches are therefore complete when created; pollers see it at once.
+Adding a file to a store reads its text, chunks it and indexes the chunks (with their vectors,
+when embeddings are on) in the same transaction that records the vector store file, so a file is
+``completed`` (or ``failed``, with ``last_error``, when it is not UTF-8 text or the upstream
+could not embed it) by the time the request returns, and a crash leaves either all of it or none.
+Batches are therefore complete when created; pollers see it at once.
 A store's ``file_counts`` and ``usage_bytes`` are recounted whenever its files change.
 """
 
@@ -14,6 +15,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 
 from assistdb.server import blobs, file_search, file_tables, files
+from assistdb.server.embeddings import EmbeddingFailure
 from assistdb.server.errors import invalid, not_found
 from assistdb.server.objects import Obj
 from assistdb.server.operations import Api, Call, Reply
@@ -236,8 +238,18 @@ def add_file(
     else:
         settings = strategy["static"]
         pieces = file_search.chunk(text, settings["max_chunk_size_tokens"], settings["chunk_overlap_tokens"])
-        file_search.index_file(tx.connection, store_id, file_id, pieces)
-        obj["usage_bytes"] = sum(len(piece.encode()) for piece in pieces)
+        vectors = _chunk_vectors(tx, pieces)
+        if isinstance(vectors, EmbeddingFailure):
+            obj["status"] = "failed"
+            obj["last_error"] = {
+                "code": "server_error",
+                "message": f"{file_obj['filename']}: no embeddings: {vectors.message}",
+            }
+            file_search.unindex_file(tx.connection, store_id, file_id)
+        else:
+            if vectors is not None or tx.embeddings is None:  # else this pass is rolled back
+                file_search.index_file(tx.connection, store_id, file_id, pieces, vectors)
+            obj["usage_bytes"] = sum(len(piece.encode()) for piece in pieces)
     table = file_tables.vector_store_files
     tx.connection.execute(delete(table).where(table.c.vector_store_id == store_id, table.c.id == file_id))
     tx.connection.execute(
@@ -246,6 +258,29 @@ def add_file(
         )
     )
     return obj
+
+
+def _chunk_vectors(tx: Tx, pieces: list[str]) -> tuple[str, list[bytes]] | EmbeddingFailure | None:
+    """The model and each piece's vector when embeddings are on; ``None`` when they are off (or
+    not computed yet: the transaction is then rolled back and run again with them)."""
+    lookup = tx.embeddings
+    if lookup is None:
+        return None
+    found = [lookup.get(piece) for piece in pieces]
+    for item in found:
+        if isinstance(item, EmbeddingFailure):
+            return item
+    vectors = [item for item in found if isinstance(item, bytes)]
+    return (lookup.model, vectors) if len(vectors) == len(pieces) else None
+
+
+def _query_vectors(tx: Tx, queries: list[str]) -> tuple[str, list[bytes]] | None:
+    """The model and the queries' vectors; a query the upstream could not embed is ranked lexically."""
+    lookup = tx.embeddings
+    if lookup is None:
+        return None
+    vectors = [found for found in map(lookup.get, queries) if isinstance(found, bytes)]
+    return lookup.model, vectors
 
 
 def _store_file(tx: Tx, store_id: str, file_id: str) -> Obj:
@@ -470,7 +505,7 @@ def search_stores(
     filters: dict[str, Any] | None,
 ) -> list[Obj]:
     """The best chunks of the stores for the queries, as search result items."""
-    hits = file_search.search(tx.connection, store_ids, queries)
+    hits = file_search.search(tx.connection, store_ids, queries, _query_vectors(tx, queries))
     table = file_tables.vector_store_files
     file_ids = sorted({hit.file_id for hit in hits})
     attributes: dict[tuple[str, str], dict[str, Any]] = {}

@@ -156,6 +156,13 @@ def test_options_are_validated(args: list[str], option: str) -> None:
     assert f"Invalid value for '{option}'" in result.output
 
 
+def test_an_embedding_model_needs_the_upstream() -> None:
+    result = CliRunner().invoke(cli, ["serve", "--model", "scripted", "--embedding-model", "nomic"])
+    assert result.exit_code != 0 and result.stdout == ""
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "--embedding-model need --model upstream" in lines[0]
+
+
 def test_a_file_given_to_state_is_never_touched(tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_bytes(b"my notes\n\x00 not json at all\n")

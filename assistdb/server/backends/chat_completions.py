@@ -68,6 +68,7 @@ ENVIRONMENT: Mapping[str, tuple[str, ...]] = {
     "max_retries": ("ASSISTDB_UPSTREAM_MAX_RETRIES",),
     "backoff": ("ASSISTDB_UPSTREAM_BACKOFF",),
     "max_wait": ("ASSISTDB_UPSTREAM_MAX_WAIT",),
+    "embedding_model": ("ASSISTDB_UPSTREAM_EMBEDDING_MODEL",),
 }
 
 
@@ -128,6 +129,8 @@ class UpstreamSettings:
     backoff: float = 0.5
     #: The longest single wait; an upstream asking for longer (``Retry-After``) is not retried.
     max_wait: float = 20.0
+    #: The upstream's ``/embeddings`` model for hybrid file search; ``None``: lexical ranking only.
+    embedding_model: str | None = None
 
     def __post_init__(self) -> None:
         if self.token_limit_field not in ("auto", *get_args(TokenLimitField)):
@@ -142,6 +145,8 @@ class UpstreamSettings:
             )
         if self.timeout <= 0:
             raise UpstreamConfigError(f"timeout must be more than 0 seconds, not {self.timeout!r}")
+        if self.embedding_model is not None and not self.embedding_model.strip():
+            raise UpstreamConfigError("embedding_model must name a model, not be empty")
 
     @classmethod
     def load(
@@ -179,7 +184,14 @@ class UpstreamSettings:
         for name, kind in (("timeout", float), ("backoff", float), ("max_wait", float), ("max_retries", int)):
             if name in converted:
                 converted[name] = _number(name, converted[name], kind)
-        for name in ("base_url", "api_key", "azure_endpoint", "azure_api_version", "token_limit_field"):
+        for name in (
+            "base_url",
+            "api_key",
+            "azure_endpoint",
+            "azure_api_version",
+            "token_limit_field",
+            "embedding_model",
+        ):
             if converted.get(name) is not None and not isinstance(converted[name], str):
                 raise UpstreamConfigError(f"{_setting_name(name)} must be a string, not {converted[name]!r}")
         model_map = converted.get("model_map")
@@ -283,7 +295,7 @@ def scrub(text: str, secrets: tuple[str | None, ...] = ()) -> str:
     return text if len(text) <= _DETAIL_LIMIT else text[: _DETAIL_LIMIT - 1] + "…"
 
 
-def _detail(error: openai.APIError) -> str:
+def upstream_detail(error: openai.APIError) -> str:
     """What the upstream said: its error message if it sent one, else the body or SDK message."""
     body = error.body
     if isinstance(body, dict):
@@ -313,6 +325,35 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
             return max(0.0, moment.timestamp() - time.time())
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def retry_delay(settings: UpstreamSettings, exc: Exception, attempt_number: int) -> float | None:
+    """Seconds to wait before the next attempt, or ``None`` when this failure is final: 408, 409,
+    429, 5xx and connection failures are retried with exponential backoff or ``Retry-After``."""
+    if attempt_number >= settings.max_retries:
+        return None
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if status not in RETRYABLE_STATUSES and status < 500:
+            return None
+        asked = retry_after(exc.response.headers)
+        if asked is not None:
+            return asked if asked <= settings.max_wait else None
+    delay = settings.backoff * math.pow(2, attempt_number)
+    return min(settings.max_wait, delay * (0.75 + random.random() / 4))
+
+
+def summary(exc: Exception) -> str:
+    """A failed upstream request in a few words, for log lines."""
+    if isinstance(exc, openai.APIStatusError):
+        return f"HTTP {exc.status_code}"
+    if isinstance(exc, openai.APITimeoutError):
+        return "timed out"
+    if isinstance(exc, openai.APIConnectionError):
+        return "connection failed"
+    if isinstance(exc, openai.APIError):
+        return "error event in the stream"
+    return "stream broke off"
 
 
 class _BrokenStream(Exception):
@@ -434,31 +475,12 @@ class ChatCompletionsBackend:
         yield Finished(_finish_reason(attempt.finish, bool(attempt.calls)), attempt.usage)
 
     def _retry_delay(self, exc: Exception, attempt_number: int) -> float | None:
-        """Seconds to wait before the next attempt, or ``None`` when this failure is final."""
-        if attempt_number >= self.settings.max_retries:
+        if not isinstance(exc, openai.APIError | _BrokenStream):
             return None
-        if isinstance(exc, openai.APIStatusError):
-            status = exc.status_code
-            if status not in RETRYABLE_STATUSES and status < 500:
-                return None
-            asked = retry_after(exc.response.headers)
-            if asked is not None:
-                return asked if asked <= self.settings.max_wait else None
-        elif not isinstance(exc, openai.APIError | _BrokenStream):
-            return None
-        delay = self.settings.backoff * math.pow(2, attempt_number)
-        return min(self.settings.max_wait, delay * (0.75 + random.random() / 4))
+        return retry_delay(self.settings, exc, attempt_number)
 
     def _summary(self, exc: Exception) -> str:
-        if isinstance(exc, openai.APIStatusError):
-            return f"HTTP {exc.status_code}"
-        if isinstance(exc, openai.APITimeoutError):
-            return "timed out"
-        if isinstance(exc, openai.APIConnectionError):
-            return "connection failed"
-        if isinstance(exc, openai.APIError):
-            return "error event in the stream"
-        return "stream broke off"
+        return summary(exc)
 
     def _failure(self, exc: Exception, model: str, *, during_stream: bool) -> ModelError:
         """The ``ModelError`` a run fails with; the upstream's words are kept, the key never."""
@@ -466,7 +488,7 @@ class ChatCompletionsBackend:
         where = f"the upstream at {self.settings.location}"
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
-            detail = scrub(_detail(exc), secrets)
+            detail = scrub(upstream_detail(exc), secrets)
             said = f"{where} answered HTTP {status} for model {model!r}: {detail}"
             if status == 429:
                 return ModelError("rate_limit_exceeded", f"{said} (gave up after {self._tries()})")
@@ -477,7 +499,7 @@ class ChatCompletionsBackend:
             if isinstance(exc, openai.APIConnectionError):
                 reason = self._summary(exc)
             elif isinstance(exc, openai.APIError):
-                reason = scrub(_detail(exc), secrets)
+                reason = scrub(upstream_detail(exc), secrets)
             else:
                 reason = scrub(str(exc), secrets)
             return ModelError("server_error", f"{where} broke off its answer: {reason}")
@@ -485,7 +507,9 @@ class ChatCompletionsBackend:
         if isinstance(exc, openai.APIConnectionError):
             return ModelError("server_error", f"could not reach {where}: {self._summary(exc)} ({gave_up})")
         if isinstance(exc, openai.APIError):
-            return ModelError("server_error", f"{where} reported an error: {scrub(_detail(exc), secrets)}")
+            return ModelError(
+                "server_error", f"{where} reported an error: {scrub(upstream_detail(exc), secrets)}"
+            )
         return ModelError("server_error", f"{where}: {scrub(str(exc), secrets)} ({gave_up})")
 
     def _tries(self) -> str:

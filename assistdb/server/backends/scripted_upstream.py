@@ -16,6 +16,12 @@ as the scripted model does (``You said: TEXT``, or ``NAME -> OUTPUT`` per tool o
   ``none``: nowhere); ``error_after`` sends an error event in place of the rest.
 - ``Failure(status, ...)``: an OpenAI-style error body, with ``Retry-After`` if given.
 
+``POST /v1/embeddings`` answers deterministic vectors (``embedding``): each word and each run of
+four characters in it (its ends marked) is hashed into one of 256 dimensions with a hashed sign,
+the sum scaled to unit length; texts that share words or spellings (``photosynthesis``,
+``fotosynthesys``) are close, unrelated ones near orthogonal.
+``script_embeddings(Failure(...), ...)`` makes the next embeddings requests fail instead.
+
 Every request is recorded (``requests``) with what was answered, so tests can check both sides
 against the OpenAPI description. Counting: a completion token is one streamed text piece (a word
 with its trailing space) plus a quarter of the tool-call argument characters; prompt tokens are
@@ -26,10 +32,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
+import hashlib
 import json
+import math
 import re
 import signal
+import struct
 import sys
 import threading
 import time
@@ -121,6 +131,23 @@ class Exchange:
     finished: bool = False
 
 
+#: Dimensions of the double's embeddings.
+EMBEDDING_DIMENSIONS = 256
+
+
+def embedding(text: str) -> list[float]:
+    """The double's vector of a text: hashed words and character 4-grams, unit length."""
+    vector = [0.0] * EMBEDDING_DIMENSIONS
+    for word in re.findall(r"\w+", text.lower()):
+        marked = f"#{word}#"
+        for feature in [word, *(marked[at : at + 4] for at in range(len(marked) - 3))]:
+            digest = hashlib.blake2b(feature.encode(), digest_size=4).digest()
+            slot = int.from_bytes(digest[:2], "little") % EMBEDDING_DIMENSIONS
+            vector[slot] += 1.0 if digest[2] & 1 else -1.0
+    norm = math.sqrt(sum(value * value for value in vector))
+    return [value / norm for value in vector] if norm else vector
+
+
 def pieces(text: str) -> list[str]:
     """A text as streamed pieces: each word with the whitespace after it."""
     return re.findall(r"\s*\S+\s*|\s+", text)
@@ -144,6 +171,7 @@ class ScriptedUpstream:
         self.latency = latency
         self.requests: list[Exchange] = []
         self._script: deque[Behaviour] = deque()
+        self._embedding_script: deque[Failure] = deque()
         self._lock = threading.Lock()
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -155,6 +183,11 @@ class ScriptedUpstream:
         """Queue behaviours for the next requests, in order."""
         with self._lock:
             self._script.extend(behaviours)
+
+    def script_embeddings(self, *failures: Failure) -> None:
+        """Queue failures for the next ``/embeddings`` requests, in order (then they succeed)."""
+        with self._lock:
+            self._embedding_script.extend(failures)
 
     @property
     def pending(self) -> int:
@@ -178,6 +211,8 @@ class ScriptedUpstream:
                 Route(
                     "/openai/deployments/{deployment}/chat/completions", self._completions, methods=["POST"]
                 ),
+                Route("/v1/embeddings", self._embeddings, methods=["POST"]),
+                Route("/openai/deployments/{deployment}/embeddings", self._embeddings, methods=["POST"]),
             ]
         )
         config = uvicorn.Config(
@@ -227,8 +262,10 @@ class ScriptedUpstream:
 
     # answering -------------------------------------------------------------------------------
 
-    async def _completions(self, request: Request) -> Response:
-        raw = await request.body()  # recorded only once the whole request has arrived
+    async def _record(self, request: Request) -> tuple[Exchange, object]:
+        """The request as an ``Exchange`` (recorded only once the whole request has arrived) and
+        its decoded body (``None`` if it is not JSON)."""
+        raw = await request.body()
         try:
             body = json.loads(raw)
         except ValueError:
@@ -240,6 +277,10 @@ class ScriptedUpstream:
             query=dict(request.query_params),
         )
         self.requests.append(exchange)
+        return exchange, body
+
+    async def _completions(self, request: Request) -> Response:
+        exchange, body = await self._record(request)
         if not isinstance(body, dict):
             return _error(exchange, Failure(400, "We could not parse the JSON body of your request."))
         if self.latency > 0:
@@ -256,6 +297,53 @@ class ScriptedUpstream:
         exchange.answers.append(answer.completion())
         exchange.finished = True
         return JSONResponse(exchange.answers[0])
+
+    async def _embeddings(self, request: Request) -> Response:
+        exchange, body = await self._record(request)
+        with self._lock:
+            scripted = self._embedding_script.popleft() if self._embedding_script else None
+        problem = _embedding_problem(body)
+        if problem is not None:
+            return _error(exchange, Failure(400, problem))
+        if scripted is not None:
+            return _error(exchange, scripted)
+        assert isinstance(body, dict)
+        inputs = [body["input"]] if isinstance(body["input"], str) else list(body["input"])
+        as_base64 = body.get("encoding_format") == "base64"
+        data = []
+        for index, text in enumerate(inputs):
+            vector = embedding(text)
+            encoded: list[float] | str = (
+                base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode() if as_base64 else vector
+            )
+            data.append({"object": "embedding", "index": index, "embedding": encoded})
+        tokens = sum(_tokens(text) for text in inputs)
+        answer = {
+            "object": "list",
+            "data": data,
+            "model": self.model or body["model"],
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
+        exchange.answers.append(answer)
+        exchange.finished = True
+        return JSONResponse(answer)
+
+
+def _embedding_problem(body: object) -> str | None:
+    """Why an embeddings request is refused (as OpenAI would, 400), or ``None``."""
+    if not isinstance(body, dict):
+        return "We could not parse the JSON body of your request."
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        return "you must provide a model parameter"
+    given = body.get("input")
+    texts = [given] if isinstance(given, str) else given
+    if not isinstance(texts, list) or not texts or not all(isinstance(text, str) and text for text in texts):
+        return "'input' must be a non-empty string or a non-empty array of non-empty strings"
+    if body.get("encoding_format", "float") not in ("float", "base64"):
+        return "'encoding_format' must be 'float' or 'base64'"
+    if body.get("dimensions") is not None:
+        return f"'dimensions' is not supported: the scripted upstream's vectors have {EMBEDDING_DIMENSIONS}"
+    return None
 
 
 def commanded(body: Obj) -> Behaviour:

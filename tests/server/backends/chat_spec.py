@@ -1,19 +1,25 @@
 """Validating Chat Completions requests and answers against OpenAI's OpenAPI description.
 
 The same ``nullable: true`` rewrite as the Assistants check (``tests/server/openapi_check.py``)
-applies; no errata are needed for this surface.
+applies; no errata are needed for this surface. The description has no embeddings schemas, so
+``/embeddings`` exchanges are checked by the SDK's own types (``EmbeddingCreateParams``,
+``CreateEmbeddingResponse``), strictly: no field the SDK does not know, none missing.
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import yaml
 from jsonschema import Draft202012Validator
+from openai.resources.embeddings import Embeddings
+from openai.types import CreateEmbeddingResponse, EmbeddingCreateParams
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
@@ -54,6 +60,13 @@ class ChatSpec:
 
     def exchange_errors(self, exchange: Exchange) -> list[str]:
         """What is wrong with a request the double received and with each of its answers."""
+        if exchange.path.endswith("/embeddings"):
+            return embedding_errors(exchange) + [
+                problem
+                for answer in exchange.answers
+                if exchange.status != 200
+                for problem in self.errors("ErrorResponse", answer)
+            ]
         problems = self.errors("CreateChatCompletionRequest", exchange.body)
         if exchange.status != 200:
             answer_schema = "ErrorResponse"
@@ -66,6 +79,31 @@ class ChatSpec:
         if exchange.stream_error is not None:
             problems += self.errors("ErrorResponse", exchange.stream_error)
         return problems
+
+
+def embedding_errors(exchange: Exchange) -> list[str]:
+    """An embeddings request and its successful answers against the SDK's types."""
+    body = exchange.body
+    problems = [f"embeddings request: unknown field {name!r}" for name in set(body) - _EMBEDDING_FIELDS]
+    problems += [f"embeddings request: missing {name!r}" for name in _REQUIRED_EMBEDDING_FIELDS - set(body)]
+    if exchange.status == 200:
+        for answer in exchange.answers:
+            try:
+                CreateEmbeddingResponse.model_validate(answer, strict=True)
+            except pydantic.ValidationError as exc:
+                problems.append(f"CreateEmbeddingResponse: {exc}")
+            extra = set(answer) - set(CreateEmbeddingResponse.model_fields)
+            problems += [f"CreateEmbeddingResponse: unknown field {name!r}" for name in extra]
+    return problems
+
+
+_EMBEDDING_FIELDS = set(EmbeddingCreateParams.__annotations__)
+#: What ``client.embeddings.create`` requires (the TypedDict's ``Required`` marks are strings here).
+_REQUIRED_EMBEDDING_FIELDS = {
+    name
+    for name, parameter in inspect.signature(Embeddings.create).parameters.items()
+    if parameter.kind is parameter.KEYWORD_ONLY and parameter.default is parameter.empty
+}
 
 
 def load_chat_spec() -> ChatSpec | None:

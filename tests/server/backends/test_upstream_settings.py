@@ -137,6 +137,8 @@ def test_a_config_file_under_the_environment(tmp_path: Path) -> None:
         ("[upstream]\nurl = 8000\n", "url must be a string, not 8000"),
         ("[upstream]\ntoken_limit_field = 'tokens'\n", "token_limit_field must be"),
         ("[upstream]\nmodel_map = 'gpt-4o'\n", "model_map must map"),
+        ("[upstream]\nembedding_model = 3\n", "embedding_model must be a string, not 3"),
+        ("[upstream]\nembedding_model = ' '\n", "embedding_model must name a model"),
         ("upstream = 3\n", "must be a table"),
         ("[upstream\n", "not valid TOML"),
     ],
@@ -160,6 +162,19 @@ def test_updated_settings_are_checked_like_the_rest() -> None:
     assert changed == UpstreamSettings(base_url="http://127.0.0.1:8000/v1", api_key=KEY, max_retries=1)
     with pytest.raises(UpstreamConfigError, match="backoff must be zero or more"):
         settings.updated({"backoff": -1})
+
+
+def test_the_embedding_model_from_the_file_the_environment_or_an_option(tmp_path: Path) -> None:
+    path = tmp_path / "assistdb.toml"
+    path.write_text(
+        '[upstream]\nurl = "http://127.0.0.1:8000/v1"\nembedding_model = "nomic"\n', encoding="utf-8"
+    )
+
+    assert UpstreamSettings.load(environ={}).embedding_model is None
+    assert UpstreamSettings.load(path, environ={}).embedding_model == "nomic"
+    from_env = UpstreamSettings.load(path, environ={"ASSISTDB_UPSTREAM_EMBEDDING_MODEL": "bge-m3"})
+    assert from_env.embedding_model == "bge-m3"
+    assert from_env.updated({"embedding_model": "e5"}).embedding_model == "e5"
 
 
 def test_a_missing_config_file(tmp_path: Path) -> None:

@@ -1,0 +1,97 @@
+"""The upstream's ``/embeddings``, through the SDK, for hybrid file search (see ``server.embeddings``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable
+
+import openai
+from openai.types import CreateEmbeddingResponse
+
+from assistdb.server.backends.chat_completions import (
+    UpstreamSettings,
+    retry_delay,
+    scrub,
+    summary,
+    upstream_detail,
+)
+from assistdb.server.embeddings import EmbeddingFailure, Known, pack
+
+log = logging.getLogger(__name__)
+
+#: Inputs per ``/embeddings`` request (OpenAI takes up to 2048; local servers prefer fewer).
+BATCH_SIZE = 64
+
+
+class Embedder:
+    """``client.embeddings.create`` on the upstream, with the chat backend's URL, key, timeouts
+    and retry policy; failures become ``EmbeddingFailure``s, never exceptions."""
+
+    def __init__(self, settings: UpstreamSettings) -> None:
+        if settings.embedding_model is None:
+            raise ValueError("the upstream settings name no embedding model")
+        self.settings = settings
+        self.model = settings.embedding_model
+        self._client = settings.client()
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    async def embed(self, texts: Iterable[str]) -> Known:
+        """Vectors of the distinct texts, in batches; after a batch fails the rest are not tried."""
+        distinct = list(dict.fromkeys(texts))
+        found: Known = {}
+        for start in range(0, len(distinct), BATCH_SIZE):
+            batch = distinct[start : start + BATCH_SIZE]
+            outcome = await self._batch(batch)
+            if isinstance(outcome, EmbeddingFailure):
+                found.update(dict.fromkeys(distinct[start:], outcome))
+                break
+            found.update(zip(batch, outcome, strict=True))
+        return found
+
+    async def _batch(self, batch: list[str]) -> list[bytes] | EmbeddingFailure:
+        attempt = 0
+        while True:
+            try:
+                response = await self._client.embeddings.create(
+                    model=self.model, input=batch, encoding_format="float"
+                )
+            except openai.APIError as exc:
+                delay = retry_delay(self.settings, exc, attempt)
+                if delay is None:
+                    failure = self._failure(exc)
+                    log.warning("embeddings: %s", failure.message)
+                    return failure
+                attempt += 1
+                log.warning(
+                    "embeddings at %s: %s; retry %d of %d in %.2f s",
+                    self.settings.location,
+                    summary(exc),
+                    attempt,
+                    self.settings.max_retries,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                continue
+            return self._vectors(response, len(batch))
+
+    def _vectors(self, response: CreateEmbeddingResponse, count: int) -> list[bytes] | EmbeddingFailure:
+        items = sorted(response.data, key=lambda item: item.index)
+        where = f"the upstream at {self.settings.location}"
+        if [item.index for item in items] != list(range(count)):
+            return EmbeddingFailure(f"{where} answered {len(items)} embeddings for {count} inputs")
+        sizes = {len(item.embedding) for item in items}
+        if len(sizes) != 1 or 0 in sizes:
+            return EmbeddingFailure(f"{where} answered embeddings of differing or no dimensions")
+        return [pack(item.embedding) for item in items]
+
+    def _failure(self, exc: openai.APIError) -> EmbeddingFailure:
+        where = f"the upstream at {self.settings.location}"
+        if isinstance(exc, openai.APIStatusError):
+            said = scrub(upstream_detail(exc), (self.settings.api_key,))
+            return EmbeddingFailure(
+                f"{where} answered HTTP {exc.status_code} for embedding model {self.model!r}: {said}"
+            )
+        return EmbeddingFailure(f"could not reach {where} for embeddings: {summary(exc)}")
