@@ -119,4 +119,3 @@ def archived_brackets(reader: ArchiveReader, key: Key, *, exclude: str | None = 
         ]
         brackets.extend(phases_from_history(versions))
     return brackets
-

@@ -33,9 +33,7 @@ class Observed:
 class RunSession:
     """The state of one wait; ``timeout`` is in seconds from now (None: no limit)."""
 
-    def __init__(
-        self, *, timeout: float | None, book: DurationBook, clock: Clock = time.monotonic
-    ):
+    def __init__(self, *, timeout: float | None, book: DurationBook, clock: Clock = time.monotonic):
         self.book = book
         self.clock = clock
         self.timeout = timeout
