@@ -39,12 +39,14 @@ def emit(tx: Tx, run_id: str, event: str, payload: Obj, now: float) -> None:
     tx.add_event(run_id, event, payload, now)
 
 
-def mark_in_progress(tx: Tx, row: RunRow, now: float) -> None:
+def mark_in_progress(tx: Tx, row: RunRow, now: float, *, save: bool = True) -> None:
+    """``save=False``: the caller saves the run itself once its transition is done."""
     if row.obj["status"] == "in_progress":
         return
     row.obj["status"] = "in_progress"
     row.obj["started_at"] = int(now)
-    tx.save_run(row)
+    if save:
+        tx.save_run(row)
     emit(tx, row.id, "thread.run.in_progress", row.obj, now)
 
 

@@ -132,7 +132,7 @@ class Api:
         run_obj["expires_at"] = int(now + self.config.run_expiry)
         owner, lease_until = self.runtime.claim()
         try:
-            tx.add_run(
+            row = tx.add_run(
                 run_obj, lifecycle.new_driver_state(), now + self.config.run_expiry, owner, lease_until
             )
         except ActiveRunConflict:
@@ -143,7 +143,7 @@ class Api:
         lifecycle.emit(tx, run_obj["id"], "thread.run.created", run_obj, now)
         lifecycle.emit(tx, run_obj["id"], "thread.run.queued", run_obj, now)
         if owner is not None:
-            self.runtime.prepare(tx, run_obj["id"])
+            self.runtime.prepare(tx, row)
 
     def _launch(self, run_obj: Obj, stream: bool | None, tx: Tx, after: int = 0) -> Result:
         """Drive the run if this process claimed it, and answer with it or with its stream.

@@ -217,14 +217,12 @@ class Runtime:
     def _text_of(self, run_id: str) -> str:
         return "".join(self._texts.get(run_id, ()))
 
-    def prepare(self, tx: Tx, run_id: str) -> None:
+    def prepare(self, tx: Tx, row: RunRow) -> None:
         """Read the first request of a run this process creates and claims, in the transaction
         that creates it: the model is then asked without another read of the thread."""
         if tx.embeddings is not None and tx.embeddings.missing:
             return  # the transaction is rolled back, and runs again once its vectors are known
-        row = tx.run_by_id(run_id)
-        if row is not None:
-            self._prepared[run_id] = (row, _request(tx, row))
+        self._prepared[row.id] = (row, _request(tx, row))
 
     def drive_if_claimed(self, run_id: str) -> None:
         """Drive a run a handler just started, if it claimed it (``claim`` gave an owner)."""
@@ -487,9 +485,9 @@ class Runtime:
         if state.message_id is None:
 
             def open_message(tx: Tx, row: RunRow, now: float) -> None:
-                lifecycle.mark_in_progress(tx, row, now)
+                lifecycle.mark_in_progress(tx, row, now, save=False)
                 message = lifecycle.open_message(tx, row, now)
-                tx.save_run(row)
+                tx.save_run_with_events(row)
                 state.message_id = message["id"]
                 if delta.text:
                     self._text_event(tx, run_id, state, delta.text, now)
@@ -546,10 +544,10 @@ class Runtime:
 
         def record(tx: Tx, row: RunRow, now: float) -> None:
             if not state.step_open:
-                lifecycle.mark_in_progress(tx, row, now)
+                lifecycle.mark_in_progress(tx, row, now, save=False)
                 self._drop_empty_message(tx, row, state, now)
                 lifecycle.open_tool_step(tx, row, now)
-                tx.save_run(row)
+                tx.save_run_with_events(row)
                 state.step_open = True
                 state.step_id = row.driver["step_id"]
             payload = step_payload(row.obj)

@@ -8,6 +8,7 @@ The server keeps no object in memory between requests: lists page through the da
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -82,6 +83,8 @@ class Tx:
         #: The vectors for hybrid file search; ``None`` when embeddings are off.
         self.embeddings = embeddings
         self._events: dict[str, list[tuple[str, str, float]]] = {}
+        #: Run rows to write with their events (``save_run_with_events``), by run.
+        self._run_saves: dict[str, dict[str, Any]] = {}
         #: The events this transaction wrote, numbered, by run (handed to streams once committed).
         self.written: dict[str, list[Event]] = {}
 
@@ -241,25 +244,45 @@ class Tx:
 
     def add_run(
         self, obj: Obj, driver: Obj, expire_at: float, owner: str | None, lease_until: float | None
-    ) -> None:
-        """Insert a new active run; raise ``ActiveRunConflict`` if the thread already has one."""
+    ) -> RunRow:
+        """Insert a new active run and return its row (as stored: a copy of ``obj``); raise
+        ``ActiveRunConflict`` if the thread already has one.
+
+        On PostgreSQL the insert runs in a savepoint, so that the transaction stays usable after
+        the conflict (to name the active run); SQLite undoes only the failed statement anyway."""
+        body = encode(obj)
+        insert_run = insert(tables.runs).values(
+            id=obj["id"],
+            body=body,
+            thread_id=obj["thread_id"],
+            status=obj["status"],
+            driver=encode(driver),
+            expire_at=expire_at,
+            owner=owner,
+            lease_until=lease_until,
+        )
         try:
-            with self.connection.begin_nested():
-                self._insert(
-                    tables.runs,
-                    obj,
-                    thread_id=obj["thread_id"],
-                    status=obj["status"],
-                    driver=encode(driver),
-                    expire_at=expire_at,
-                    owner=owner,
-                    lease_until=lease_until,
-                )
+            if self.connection.dialect.name == "postgresql":
+                with self.connection.begin_nested():
+                    self.connection.execute(insert_run)
+            else:
+                self.connection.execute(insert_run)
         except IntegrityError:
             raise ActiveRunConflict(obj["thread_id"]) from None
+        return RunRow(decode(body), copy.deepcopy(driver), owner, lease_until, expire_at, 0)
 
     def save_run(self, row: RunRow, **columns: Any) -> None:
         self._save(tables.runs, row.obj, status=row.obj["status"], driver=encode(row.driver), **columns)
+
+    def save_run_with_events(self, row: RunRow) -> None:
+        """Save the run as it is now, written with its events when the transaction ends (one
+        statement instead of two). Only for a transition's last change to the run: until then,
+        reads in this transaction see the row as it was."""
+        self._run_saves[row.id] = {
+            "body": encode(row.obj),
+            "status": row.obj["status"],
+            "driver": encode(row.driver),
+        }
 
     def set_run_owner(self, run_id: str, owner: str | None, lease_until: float | None) -> None:
         table = tables.runs
@@ -309,11 +332,14 @@ class Tx:
         """Write the events added so far (``Store.writing`` calls it before committing)."""
         table = tables.runs
         pending, self._events = self._events, {}
+        saves, self._run_saves = self._run_saves, {}
+        for run_id in saves.keys() - pending.keys():
+            self.connection.execute(update(table).where(table.c.id == run_id).values(**saves[run_id]))
         for run_id, events in pending.items():
             last = self.connection.execute(
                 update(table)
                 .where(table.c.id == run_id)
-                .values(event_count=table.c.event_count + len(events))
+                .values(event_count=table.c.event_count + len(events), **saves.get(run_id, {}))
                 .returning(table.c.event_count)
             ).scalar()
             if last is None:  # the run was deleted in this transaction
