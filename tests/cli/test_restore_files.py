@@ -62,13 +62,14 @@ def files_archive(tmp_path: Path, assistdb_server_factory: Callable[..., LocalSe
             tool_resources={"file_search": {"vector_store_ids": [store.id]}},
         )
         thread = db.threads.create(
+            tool_resources={"file_search": {"vector_store_ids": [store.id]}},
             messages=[
                 {
                     "role": "user",
                     "content": "read this",
                     "attachments": [{"file_id": notes.id, "tools": [{"type": "code_interpreter"}]}],
                 }
-            ]
+            ],
         )
         assert sync_thread(db, thread.id).error is None
     return FilesArchive(
@@ -171,3 +172,37 @@ def test_a_file_deleted_in_the_server_is_a_conflict_and_nothing_is_written(
     with pytest.raises(openai.NotFoundError):
         client.files.retrieve(files_archive.notes["id"])
     assert client.files.retrieve(files_archive.handbook["id"]).filename == "handbook.txt"
+
+
+def test_a_thread_export_holds_the_files_it_names(
+    files_archive: FilesArchive, tmp_path: Path, assistdb_server_factory: Callable[..., LocalServer]
+) -> None:
+    export = tmp_path / "thread.jsonl"
+    args = ["--db", files_archive.url, "audit", "export", str(export), "--thread", files_archive.thread_id]
+    exported = CliRunner().invoke(cli, args)
+    assert exported.exit_code == 0, exported.output
+    rows = [json.loads(line) for line in export.read_text().splitlines()]
+    chains = {row["chain_id"] for row in rows if row["kind"] == "version"}
+    # the attachment's file and the thread's store; not the store's own file, which only the
+    # API knew, nor files no object of the thread names
+    assert chains == {files_archive.thread_id, files_archive.notes["id"], files_archive.store["id"]}
+    assert [row["file_id"] for row in rows if row["kind"] == "file_hash"] == [files_archive.notes["id"]]
+    assert len([row for row in rows if row["kind"] == "file_content"]) == 1
+    assert len([row for row in rows if row["kind"] == "file_part"]) == 2
+
+    imported_url = f"sqlite:///{tmp_path / 'imported.sqlite3'}"
+    imported = CliRunner().invoke(cli, ["--db", imported_url, "audit", "import", str(export)])
+    assert imported.exit_code == 0, imported.output
+    with AssistDB(imported_url) as db:
+        received: list[bytes] = []
+        db.files.archived_content(files_archive.notes["id"], received.append)
+        assert b"".join(received) == HANDBOOK
+
+    url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    result = restore(str(export), "--database-url", url)
+    assert result.exit_code == 0, result.output
+    assert "restored 1 files, 1 vector stores, 0 assistants, 1 threads" in result.stderr
+    client = assistdb_server_factory(database_url=url).client()
+    assert client.files.content(files_archive.notes["id"]).read() == HANDBOOK
+    with pytest.raises(openai.NotFoundError):
+        client.files.retrieve(files_archive.handbook["id"])
