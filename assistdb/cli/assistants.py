@@ -197,9 +197,7 @@ def _with_files(
         return params
     from assistdb.file_resources import current_store_ids, file_search_resources, with_file_search
 
-    resources = file_search_resources(
-        cli.db, paths, name=f"{name} files", store_ids=current_store_ids(current)
-    )
+    resources = file_search_resources(cli.db, paths, name=name, store_ids=current_store_ids(current))
     tools = params.get("tools", current.to_dict().get("tools") if current is not None else None)
     return {**params, "tools": with_file_search(tools), "tool_resources": resources}
 
