@@ -12,7 +12,7 @@ import click
 
 from assistdb.cli.options import json_option
 from assistdb.cli.output import emit_json, note
-from assistdb.errors import ConflictError
+from assistdb.errors import ConflictError, VerificationError
 
 _KIND_LABELS = {
     "file": "files",
@@ -65,7 +65,7 @@ def restore(
     """
     from assistdb.audit.object_sources import read_objects
     from assistdb.server.config import ServerConfig
-    from assistdb.server.restoring import RestoreError, restore_objects
+    from assistdb.server.restoring import ContentMismatchError, RestoreError, restore_objects
     from assistdb.server.storage import default_server_database_url, open_state
 
     url = database_url or default_server_database_url()
@@ -73,6 +73,10 @@ def restore(
         store = open_state(ServerConfig(database_url=url))
         try:
             report = restore_objects(store, objects.bodies(), contents=objects.content, dry_run=dry_run)
+        except ContentMismatchError as exc:
+            raise VerificationError(
+                f"{exc}; nothing was restored", hint="the source's file content was altered"
+            ) from None
         except RestoreError as exc:
             for problem in exc.problems[:SHOWN_PROBLEMS]:
                 note(f"  {printable(problem)}")

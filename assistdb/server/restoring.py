@@ -80,6 +80,10 @@ class RestoreError(Exception):
         self.problems = problems
 
 
+class ContentMismatchError(RestoreError):
+    """A file's content, as it was read, is not what its SHA-256 and size say (nothing was written)."""
+
+
 @dataclass
 class RestoreReport:
     """What a restore did: objects added and already present per kind, and runs it expired."""
@@ -309,9 +313,9 @@ def _store_content(connection: Any, file_id: str, content: Content) -> None:
             size += len(piece)
             yield piece
         if digest.hexdigest() != content.sha256 or size != content.bytes:
-            raise RestoreError(
-                "a file's content is not what it claims",
-                [f"{file_id}: its content does not match its SHA-256"],
+            raise ContentMismatchError(
+                f"the content of {file_id} does not match its SHA-256 {content.sha256}",
+                [f"{file_id}: its content read {size} bytes hashing to {digest.hexdigest()}"],
             )
 
     blobs.put_pieces(connection, content.sha256, content.bytes, checked())

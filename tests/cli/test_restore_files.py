@@ -17,11 +17,14 @@ from typing import Any
 import openai
 import pytest
 from click.testing import CliRunner, Result
+from sqlalchemy import text
 
 from assistdb import AssistDB
 from assistdb.cli import cli
 from assistdb.server import LocalServer
+from assistdb.store import Store
 from assistdb.sync import sync_thread
+from tests.store.test_tamper_evidence import behind_the_triggers
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -206,3 +209,27 @@ def test_a_thread_export_holds_the_files_it_names(
     assert client.files.content(files_archive.notes["id"]).read() == HANDBOOK
     with pytest.raises(openai.NotFoundError):
         client.files.retrieve(files_archive.handbook["id"])
+
+
+def test_altered_content_is_refused_and_nothing_is_written(
+    files_archive: FilesArchive, tmp_path: Path, assistdb_server_factory: Callable[..., LocalServer]
+) -> None:
+    store = Store(files_archive.url)
+    try:
+        with behind_the_triggers(store) as connection:
+            connection.execute(text("UPDATE file_parts SET data = zeroblob(length(data)) WHERE part = 1"))
+    finally:
+        store.close()
+    url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    refused = restore(files_archive.url, "--database-url", url)
+    assert refused.exit_code == 6 and "does not verify" in refused.stderr, refused.output
+
+    # accepted unverified, the content is still re-hashed as it is stored
+    altered = restore(files_archive.url, "--database-url", url, "--allow-unverified")
+    assert altered.exit_code == 6, altered.output
+    assert f"the content of {files_archive.handbook['id']} does not match its SHA-256" in altered.stderr
+    assert "nothing was restored" in altered.stderr and "Traceback" not in altered.output
+    client = assistdb_server_factory(database_url=url).client()
+    assert client.files.list().data == [] and client.vector_stores.list().data == []
+    with pytest.raises(openai.NotFoundError):
+        client.beta.threads.retrieve(files_archive.thread_id)
