@@ -16,15 +16,13 @@ from typing import Any
 
 import openai
 import pytest
-from click.testing import CliRunner, Result
-from sqlalchemy import text
+from click.testing import CliRunner
 
 from assistdb import AssistDB
 from assistdb.cli import cli
 from assistdb.server import LocalServer
-from assistdb.store import Store
 from assistdb.sync import sync_thread
-from tests.store.test_tamper_evidence import behind_the_triggers
+from tests.cli.test_restore import restore, tamper
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -41,10 +39,6 @@ class FilesArchive:
     store: dict[str, Any]
     assistant_id: str
     thread_id: str
-
-
-def restore(*args: str) -> Result:
-    return CliRunner().invoke(cli, ["restore", *args], env={"ASSISTDB_SERVER_DATABASE_URL": None})
 
 
 @pytest.fixture
@@ -214,12 +208,7 @@ def test_a_thread_export_holds_the_files_it_names(
 def test_altered_content_is_refused_and_nothing_is_written(
     files_archive: FilesArchive, tmp_path: Path, assistdb_server_factory: Callable[..., LocalServer]
 ) -> None:
-    store = Store(files_archive.url)
-    try:
-        with behind_the_triggers(store) as connection:
-            connection.execute(text("UPDATE file_parts SET data = zeroblob(length(data)) WHERE part = 1"))
-    finally:
-        store.close()
+    tamper(files_archive.url, "UPDATE file_parts SET data = zeroblob(length(data)) WHERE part = 1")
     url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
     refused = restore(files_archive.url, "--database-url", url)
     assert refused.exit_code == 6 and "does not verify" in refused.stderr, refused.output
