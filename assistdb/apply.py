@@ -21,11 +21,15 @@ from openai.types.beta import Assistant
 
 from assistdb.errors import InvalidInputError
 from assistdb.file_resources import (
+    code_interpreter_resources,
+    current_code_file_ids,
     current_store_ids,
     file_search_resources,
     file_sha256,
+    files_hold,
     matching_store,
-    with_file_search,
+    replaced_stores,
+    with_tool,
 )
 from assistdb.repositories.validation import BUILTIN_TOOLS, check_id, check_metadata
 from assistdb.runner import load_tools
@@ -35,8 +39,9 @@ from assistdb.text_files import read_text
 if TYPE_CHECKING:
     from assistdb.facades import AssistDB
 
-#: The fields an assistant spec may have; all but ``id``, ``instructions_file`` and ``files`` (local
-#: paths for file search, uploaded into a vector store) are API fields.
+#: The fields an assistant spec may have; all but ``id``, ``instructions_file``, ``files`` (local
+#: paths for file search, uploaded into a vector store) and ``code_interpreter_files`` (local paths
+#: uploaded for the code interpreter) are API fields.
 SPEC_FIELDS = (
     "id",
     "name",
@@ -50,6 +55,7 @@ SPEC_FIELDS = (
     "top_p",
     "response_format",
     "files",
+    "code_interpreter_files",
 )
 
 Action = Literal["create", "update", "unchanged"]
@@ -64,6 +70,24 @@ class AssistantSpec:
     id: str | None = None
     where: str = ""
     files: tuple[Path, ...] = ()  # for file search; managed as ``tool_resources``
+    code_files: tuple[Path, ...] = ()  # for the code interpreter; managed as ``tool_resources``
+
+    def resource_tools(self, tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+        """``tools`` with the built-in tools that this spec's files need added (the others kept)."""
+        if self.files:
+            tools = with_tool(tools, "file_search")
+        if self.code_files:
+            tools = with_tool(tools, "code_interpreter")
+        return list(tools or [])
+
+    def wanted(self, current: Assistant | None) -> dict[str, Any]:
+        """The API fields to manage against ``current``: with files but no ``tools:``, the
+        assistant's own tools plus the ones its files need, so files never replace its tools."""
+        wanted = dict(self.desired)
+        if "tools" not in wanted and (self.files or self.code_files):
+            own = [tool.to_dict() for tool in current.tools] if current is not None else []
+            wanted["tools"] = self.resource_tools(own)
+        return wanted
 
 
 @dataclass(frozen=True)
@@ -87,9 +111,8 @@ class PlannedChange:
 
     @property
     def params(self) -> dict[str, Any]:
-        """What to send: every managed field to create, only the changed ones to update."""
-        if self.action == "create":
-            return dict(self.spec.desired)
+        """What to send: every managed field to create (all are changes), only the changed ones
+        to update."""
         return {change.field: change.new for change in self.changes}
 
 
@@ -281,22 +304,28 @@ def _spec(entry: Any, where: str, base_dir: Path) -> AssistantSpec:
             desired[key] = _number(entry[key], key, upper, where)
     if "response_format" in entry:
         desired["response_format"] = _response_format(entry["response_format"], where)
-    files = _files(entry.get("files"), where, base_dir) if "files" in entry else ()
-    if files:
-        desired["tools"] = with_file_search(desired.get("tools"))
+    files = _files(entry["files"], "files", where, base_dir) if "files" in entry else ()
+    code_files: tuple[Path, ...] = ()
+    if "code_interpreter_files" in entry:
+        code_files = _files(entry["code_interpreter_files"], "code_interpreter_files", where, base_dir)
     assistant_id = None
     if entry.get("id") is not None:
         with _located(where):
             assistant_id = check_id("assistant", entry["id"])
-    return AssistantSpec(name=name, desired=desired, id=assistant_id, where=where, files=files)
+    spec = AssistantSpec(
+        name=name, desired=desired, id=assistant_id, where=where, files=files, code_files=code_files
+    )
+    if "tools" in desired:
+        desired["tools"] = spec.resource_tools(desired["tools"])
+    return spec
 
 
-def _files(value: Any, where: str, base_dir: Path) -> tuple[Path, ...]:
-    """The local files for file search, relative to the assistants file; each must be readable
-    and not empty (checked before any request)."""
+def _files(value: Any, key: str, where: str, base_dir: Path) -> tuple[Path, ...]:
+    """The local files of ``key``, relative to the assistants file; each must be readable and not
+    empty (checked before any request)."""
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
         raise InvalidInputError(
-            f"{where}: files must be a list of paths", hint="write one path per `- ` line"
+            f"{where}: {key} must be a list of paths", hint="write one path per `- ` line"
         )
     paths = tuple(dict.fromkeys(base_dir / item for item in value))
     for path in paths:
@@ -434,14 +463,15 @@ def plan(db: AssistDB, specs: Sequence[AssistantSpec]) -> Plan:
     result = Plan()
     for spec in specs:
         current = by_id[spec.id] if spec.id else _by_name(spec, others)
+        wanted = spec.wanted(current)
         if current is None:
-            created = [FieldChange(key, None, value) for key, value in spec.desired.items()]
-            if spec.files:
+            created = [FieldChange(key, None, value) for key, value in wanted.items()]
+            if spec.files or spec.code_files:
                 created.append(FieldChange(FILES_FIELD, None, _wanted_files(spec)))
             result.items.append(PlannedChange("create", spec, None, tuple(created)))
             continue
-        changes = field_changes(current.to_dict(), spec.desired, fields=spec.desired, same=_already)
-        if spec.files and matching_store(db, spec.files, current_store_ids(current)) is None:
+        changes = field_changes(current.to_dict(), wanted, fields=wanted, same=_already)
+        if _resources_differ(db, spec, current):
             old = current.tool_resources.to_dict() if current.tool_resources else None
             changes.append(FieldChange(FILES_FIELD, old, _wanted_files(spec)))
         action: Action = "update" if changes else "unchanged"
@@ -454,24 +484,55 @@ def apply_plan(db: AssistDB, planned: Plan) -> list[Applied]:
     applied = []
     for item in planned.pending:
         params = {key: value for key, value in item.params.items() if key != FILES_FIELD}
-        if any(change.field == FILES_FIELD for change in item.changes):
-            params[FILES_FIELD] = file_search_resources(db, item.spec.files, name=f"{item.spec.name} files")
+        resources = next((change for change in item.changes if change.field == FILES_FIELD), None)
+        if resources is not None:
+            params[FILES_FIELD] = _tool_resources(db, item.spec, resources.old)
         if item.action == "create":
             assistant = db.assistants.create(**params)
         else:
             assert item.assistant_id is not None
             assistant = db.assistants.update(item.assistant_id, **params)
+            if resources is not None and item.spec.files:
+                old_ids = current_store_ids({FILES_FIELD: resources.old})
+                for store_id in replaced_stores(
+                    db, assistant.id, item.spec.name, old_ids, current_store_ids(assistant)
+                ):
+                    db.vector_stores.delete(store_id)
         applied.append(Applied(item, assistant))
     return applied
 
 
-#: The API field that a spec's ``files`` manage.
+#: The API field that a spec's ``files`` and ``code_interpreter_files`` manage.
 FILES_FIELD = "tool_resources"
+
+
+def _resources_differ(db: AssistDB, spec: AssistantSpec, current: Assistant) -> bool:
+    """Whether the assistant's tool resources lack (or differ from) the contents of the spec's files."""
+    if spec.files and matching_store(db, spec.files, current_store_ids(current)) is None:
+        return True
+    return bool(spec.code_files) and not files_hold(db, current_code_file_ids(current), spec.code_files)
+
+
+def _tool_resources(db: AssistDB, spec: AssistantSpec, old: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The ``tool_resources`` to send: the spec's files (uploaded as needed, an existing store or
+    file list kept when it holds exactly them), and whatever else the assistant had, unchanged."""
+    resources = {key: value for key, value in (old or {}).items() if value}
+    if spec.files:
+        store_ids = current_store_ids({FILES_FIELD: old})
+        resources.update(file_search_resources(db, spec.files, name=spec.name, store_ids=store_ids))
+    if spec.code_files:
+        resources.update(code_interpreter_resources(db, spec.code_files))
+    return resources
 
 
 def _wanted_files(spec: AssistantSpec) -> dict[str, Any]:
     """How a plan shows the files a spec wants: by name, with their content hashes."""
-    return {"file_search": {"files": {path.name: file_sha256(path) for path in spec.files}}}
+    wanted: dict[str, Any] = {}
+    if spec.files:
+        wanted["file_search"] = {"files": {path.name: file_sha256(path) for path in spec.files}}
+    if spec.code_files:
+        wanted["code_interpreter"] = {"files": {path.name: file_sha256(path) for path in spec.code_files}}
+    return wanted
 
 
 def _by_name(spec: AssistantSpec, assistants: Sequence[Assistant]) -> Assistant | None:

@@ -1,9 +1,12 @@
-"""Local files as an assistant's file search resource: uploaded and put in a vector store in one
-step (``assistants create --file-search PATH``, ``files:`` in ``assistants apply``).
+"""Local files as an assistant's tool resources: uploaded and put in a vector store in one step
+for file search (``assistants create --file-search PATH``, ``files:`` in ``assistants apply``),
+or uploaded and listed for the code interpreter (``code_interpreter_files:``).
 
 Idempotent by content: a file whose SHA-256 the archive knows from an earlier upload (and that
-still exists on the API) is not uploaded again, and a vector store the assistant already uses
-that holds exactly the wanted contents is kept rather than replaced.
+still exists on the API) is not uploaded again, and a vector store or file list the assistant
+already uses that holds exactly the wanted contents is kept rather than replaced. A store made
+here carries the metadata :data:`MADE_FOR` (the assistant's name), which is how ``apply`` knows
+it may delete the store once it replaced it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ if TYPE_CHECKING:
     from assistdb.facades import AssistDB
 
 PURPOSE: Final = "assistants"
+#: The metadata key of a vector store made here for an assistant's files (value: its name).
+MADE_FOR: Final = "assistdb_files_for"
 
 
 def file_sha256(path: Path) -> str:
@@ -64,7 +69,36 @@ def store_holds(db: AssistDB, store_id: str, hashes: Sequence[str]) -> bool:
             held.append(known.sha256)
     except ApiNotFoundError:
         return False
-    return sorted(held) == sorted(hashes)
+    return sorted(held) == sorted(set(hashes))
+
+
+def files_hold(db: AssistDB, file_ids: Sequence[str], paths: Sequence[Path]) -> bool:
+    """Whether these API files (all still there) have exactly these local files' contents."""
+    held = set()
+    for file_id in file_ids:
+        known = db.files.content_hash(file_id)
+        if known is None:
+            return False
+        try:
+            db.files.retrieve(file_id)
+        except ApiNotFoundError:
+            return False
+        held.add(known.sha256)
+    return len(held) == len(file_ids) and held == {file_sha256(path) for path in paths}
+
+
+def current_code_file_ids(assistant: Any) -> list[str]:
+    """The files an assistant's code interpreter has now (an SDK object or its dict)."""
+    body = assistant.to_dict() if hasattr(assistant, "to_dict") else dict(assistant or {})
+    resources = body.get("tool_resources") or {}
+    return list((resources.get("code_interpreter") or {}).get("file_ids") or [])
+
+
+def code_interpreter_resources(db: AssistDB, paths: Sequence[Path]) -> dict[str, Any]:
+    """``tool_resources`` giving the code interpreter these local files (each uploaded only if its
+    content is not on the API already)."""
+    file_ids = list(dict.fromkeys(uploaded_once(db, path).id for path in paths))
+    return {"code_interpreter": {"file_ids": file_ids}}
 
 
 def current_store_ids(assistant: Any) -> list[str]:
@@ -83,21 +117,54 @@ def matching_store(db: AssistDB, paths: Sequence[Path], store_ids: Sequence[str]
 def file_search_resources(
     db: AssistDB, paths: Sequence[Path], *, name: str, store_ids: Sequence[str] = ()
 ) -> dict[str, Any]:
-    """``tool_resources`` for file search over these local files: an existing store among
-    ``store_ids`` if one holds exactly them, else a new store of the files (each uploaded only
-    if its content is not on the API already), processed before this returns."""
+    """``tool_resources`` for file search over these local files for the assistant ``name``: an
+    existing store among ``store_ids`` if one holds exactly them, else a new store of the files
+    (each uploaded only if its content is not on the API already, the store marked as made for
+    ``name``), processed before this returns."""
     found = matching_store(db, paths, store_ids)
     if found is None:
         file_ids = list(dict.fromkeys(uploaded_once(db, path).id for path in paths))
-        store = db.vector_stores.create(name=name)
+        store = db.vector_stores.create(name=f"{name} files", metadata={MADE_FOR: name})
         db.vector_stores.add_files(store.id, file_ids)
         found = store.id
     return {"file_search": {"vector_store_ids": [found]}}
 
 
+def with_tool(tools: list[dict[str, Any]] | None, kind: str) -> list[dict[str, Any]]:
+    """``tools`` with the built-in tool ``kind`` added if it is not there (the others kept)."""
+    tools = list(tools or [])
+    if not any(tool.get("type") == kind for tool in tools):
+        tools.append({"type": kind})
+    return tools
+
+
 def with_file_search(tools: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
     """``tools`` with the file_search tool added if it is not there."""
-    tools = list(tools or [])
-    if not any(tool.get("type") == "file_search" for tool in tools):
-        tools.append({"type": "file_search"})
-    return tools
+    return with_tool(tools, "file_search")
+
+
+def replaced_stores(
+    db: AssistDB, assistant_id: str, name: str, old_ids: Sequence[str], new_ids: Sequence[str]
+) -> list[str]:
+    """Of the stores an assistant (named ``name``) used before, those it no longer uses that were
+    made here for it (by their :data:`MADE_FOR` metadata) and that no other assistant uses: the
+    stores ``apply`` may delete."""
+    candidates = []
+    for store_id in old_ids:
+        if store_id in new_ids:
+            continue
+        try:
+            store = db.vector_stores.retrieve(store_id)
+        except ApiNotFoundError:
+            continue
+        if (store.metadata or {}).get(MADE_FOR) == name:
+            candidates.append(store_id)
+    if not candidates:
+        return []
+    used = {
+        store_id
+        for assistant in db.assistants.list(order="asc")
+        if assistant.id != assistant_id
+        for store_id in current_store_ids(assistant)
+    }
+    return [store_id for store_id in candidates if store_id not in used]

@@ -12,8 +12,9 @@
 Rows are verbatim: IDs, hashes, observation times, and each version's body as the exact text that
 was hashed. Leases are left out: they belong to the processes syncing one database, not to the
 archive. File content is in parts of at most 1 MiB (base64 in ``data``), so neither writing nor
-reading an export holds a large file in memory; an export of one thread (``thread_id``) has no
-file rows. The end line makes a truncated file detectable; the rows' own hash chains, and each
+reading an export holds a large file in memory. An export of one thread (``thread_id``) holds
+that thread's rows, and the versions and file rows of the files and vector stores it names.
+The end line makes a truncated file detectable; the rows' own hash chains, and each
 content's SHA-256, make an edited one detectable, and an import checks them before it commits
 anything.
 

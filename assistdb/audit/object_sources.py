@@ -1,9 +1,11 @@
 """Reading API object bodies out of an archive, an export, or files of raw API objects.
 
-Whatever the source, the result is the same: the latest body of every live assistant, thread,
-message, run and step, each kind in creation order (ties keep the source's order), which is
-what loading them somewhere else (``assistdb restore``) needs. An archive or export is verified
-first, and refused if its chains do not verify, unless the caller accepts that.
+Whatever the source, the result is the same: the latest body of every live file, vector store,
+assistant, thread, message, run and step, each kind in creation order (ties keep the source's
+order), which is what loading them somewhere else (``assistdb restore``) needs, and the content
+of each file whose content the archive holds (read part by part when asked, so the source stays
+open until the result is closed). An archive or export is verified first, and refused if its
+chains do not verify, unless the caller accepts that.
 
 Raw objects are what exporters that kept the API's responses produce: a ``.jsonl`` file with one
 object per line, a ``.json`` file with one object, a list of them, or a list page
@@ -13,9 +15,11 @@ order). When one ID appears more than once, the last body read wins, at the firs
 
 from __future__ import annotations
 
+import builtins
 import json
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,23 +30,53 @@ from assistdb.store.objects import API_OBJECT_OF_TYPE, ObjectType
 
 Obj = dict[str, Any]
 
-#: Restore order: parents before children.
-KINDS: tuple[ObjectType, ...] = ("assistant", "thread", "message", "run", "run_step")
+#: Restore order: what others name (files, stores) first, parents before children.
+KINDS: tuple[ObjectType, ...] = ("file", "vector_store", "assistant", "thread", "message", "run", "run_step")
 API_KINDS = {API_OBJECT_OF_TYPE[kind]: kind for kind in KINDS}
+
+
+@dataclass(frozen=True)
+class ArchivedContent:
+    """A file's content as the source holds it; its parts are read only when iterated."""
+
+    sha256: str
+    bytes: int
+    read: Callable[[str], Iterator[builtins.bytes]]
+
+    def pieces(self) -> Iterator[builtins.bytes]:
+        return self.read(self.sha256)
 
 
 @dataclass
 class SourceObjects:
-    """The bodies read from a source, and what was passed over."""
+    """The bodies read from a source, file contents by file ID, and what was passed over.
+
+    Close it (or use it in a ``with``) when done: contents are read from the source on demand.
+    """
 
     description: str
     by_kind: dict[ObjectType, list[Obj]] = field(default_factory=lambda: {kind: [] for kind in KINDS})
     skipped: int = 0  # other kinds of objects, deletion markers, tombstones
     verified: bool = False
+    contents: dict[str, ArchivedContent] = field(default_factory=dict)
+    resources: ExitStack = field(default_factory=ExitStack)
 
     def bodies(self) -> Iterator[Obj]:
         for kind in KINDS:
             yield from self.by_kind[kind]
+
+    def content(self, file_id: str) -> ArchivedContent | None:
+        """The file's content, if the source holds it (raw API objects never do)."""
+        return self.contents.get(file_id)
+
+    def close(self) -> None:
+        self.resources.close()
+
+    def __enter__(self) -> SourceObjects:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @property
     def count(self) -> int:
@@ -50,7 +84,8 @@ class SourceObjects:
 
 
 def read_objects(source: str, *, allow_unverified: bool = False) -> SourceObjects:
-    """The objects of ``source``: a database URL, an ``audit export`` file, or raw objects."""
+    """The objects of ``source``: a database URL, an ``audit export`` file, or raw objects
+    (close the result when done)."""
     if "://" in source:
         return _from_archive_url(source, allow_unverified=allow_unverified)
     path = Path(source)
@@ -69,9 +104,12 @@ def read_objects(source: str, *, allow_unverified: bool = False) -> SourceObject
 def _from_archive_url(url: str, *, allow_unverified: bool) -> SourceObjects:
     store = Store(url)
     try:
-        return _from_store(store, store.database.display_url, allow_unverified=allow_unverified)
-    finally:
+        result = _from_store(store, store.database.display_url, allow_unverified=allow_unverified)
+    except BaseException:
         store.close()
+        raise
+    result.resources.callback(store.close)
+    return result
 
 
 def _from_store(store: Store, description: str, *, allow_unverified: bool) -> SourceObjects:
@@ -88,6 +126,10 @@ def _from_store(store: Store, description: str, *, allow_unverified: bool) -> So
     result = SourceObjects(description, verified=report.ok)
     for kind in KINDS:
         result.by_kind[kind] = [version.body for version in store.reader.iter_find(kind)]
+    for body in result.by_kind["file"]:
+        known = store.contents.hash_of(body["id"])
+        if known is not None and known.archived:
+            result.contents[body["id"]] = ArchivedContent(known.sha256, known.bytes, store.contents.pieces)
     return result
 
 
@@ -106,12 +148,15 @@ def _is_export(path: Path) -> bool:
 
 
 def _from_export(path: Path, *, allow_unverified: bool) -> SourceObjects:
-    """An export is imported into a scratch archive (which verifies it) and read from there;
-    accepted unverified, its version rows are read directly, the last version of each object."""
+    """An export is imported into a scratch archive (which verifies it) and read from there,
+    the scratch kept until the result is closed; accepted unverified, its version rows are read
+    directly, the last version of each object, without file contents."""
     from assistdb.audit.importing import import_archive
 
-    with tempfile.TemporaryDirectory(prefix="assistdb-restore-") as scratch:
-        store = Store(f"sqlite:///{Path(scratch) / 'archive.sqlite3'}")
+    with ExitStack() as scratch:
+        folder = scratch.enter_context(tempfile.TemporaryDirectory(prefix="assistdb-restore-"))
+        store = Store(f"sqlite:///{Path(folder) / 'archive.sqlite3'}")
+        scratch.callback(store.close)
         try:
             with path.open(encoding="utf-8") as handle:
                 import_archive(store, handle)
@@ -122,12 +167,10 @@ def _from_export(path: Path, *, allow_unverified: bool) -> SourceObjects:
                     hint="export the archive again; pass allow_unverified=True to read it anyway",
                     situation="unverified_export",
                 ) from None
-            store.close()
             return _export_versions(path)
-        try:
-            return _from_store(store, str(path), allow_unverified=allow_unverified)
-        finally:
-            store.close()
+        result = _from_store(store, str(path), allow_unverified=allow_unverified)
+        result.resources.push(scratch.pop_all())
+        return result
 
 
 def _export_versions(path: Path) -> SourceObjects:

@@ -192,15 +192,16 @@ def _with_files(
     cli: CliContext, params: dict[str, Any], paths: tuple[Path, ...], *, name: str, current: Any = None
 ) -> dict[str, Any]:
     """``params`` with file search over local files: the files uploaded (unless their content is
-    on the API already) into a vector store (kept if the assistant's holds exactly them)."""
+    on the API already) into a vector store (kept if the assistant's holds exactly them); the
+    assistant's other tool resources (code interpreter files) are kept."""
     if not paths:
         return params
     from assistdb.file_resources import current_store_ids, file_search_resources, with_file_search
 
-    resources = file_search_resources(
-        cli.db, paths, name=f"{name} files", store_ids=current_store_ids(current)
-    )
-    tools = params.get("tools", current.to_dict().get("tools") if current is not None else None)
+    body = current.to_dict() if current is not None else {}
+    resources = {key: value for key, value in (body.get("tool_resources") or {}).items() if value}
+    resources.update(file_search_resources(cli.db, paths, name=name, store_ids=current_store_ids(current)))
+    tools = params.get("tools", body.get("tools"))
     return {**params, "tools": with_file_search(tools), "tool_resources": resources}
 
 

@@ -6,20 +6,31 @@ plain bodies into its tables (:mod:`assistdb.server.restoring`); this command jo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from assistdb.cli.options import json_option
 from assistdb.cli.output import emit_json, note
-from assistdb.errors import ConflictError
+from assistdb.errors import ConflictError, VerificationError
 
 _KIND_LABELS = {
+    "file": "files",
+    "vector_store": "vector stores",
     "assistant": "assistants",
     "thread": "threads",
     "thread.message": "messages",
     "thread.run": "runs",
     "thread.run.step": "run steps",
 }
+#: Counted only when the source has any, so a restore of conversations alone reads as before.
+_FILE_KINDS: dict[str, ObjectType] = {"file": "file", "vector_store": "vector_store"}
 SHOWN_PROBLEMS = 20
+
+if TYPE_CHECKING:
+    from assistdb.audit.object_sources import SourceObjects
+    from assistdb.server.restoring import RestoreReport
+    from assistdb.store.objects import ObjectType
 
 
 def printable(text: str) -> str:
@@ -46,32 +57,41 @@ def restore(
     """Load an archive, an export or raw API objects into `assistdb serve`'s database.
 
     SOURCE is an archive's database URL, a file written by `assistdb audit export`, or a .jsonl
-    file or folder of Assistants API objects. Assistants, threads, messages, runs and steps keep
-    their IDs, timestamps and order. Objects already there unchanged are skipped; an ID there with
-    other content is a conflict and nothing is written (exit 8). A run that was still active is
-    restored as expired.
+    file or folder of Assistants API objects. Files (with their archived content), vector stores
+    (empty), assistants, threads, messages, runs and steps keep their IDs, timestamps and order.
+    Objects already there unchanged are skipped; an ID there with other content is a conflict and
+    nothing is written (exit 8). A run that was still active is restored as expired; a file whose
+    content the source lacks is not restored.
     """
     from assistdb.audit.object_sources import read_objects
     from assistdb.server.config import ServerConfig
-    from assistdb.server.restoring import RestoreError, restore_objects
+    from assistdb.server.restoring import ContentMismatchError, RestoreError, restore_objects
     from assistdb.server.storage import default_server_database_url, open_state
 
-    objects = read_objects(source, allow_unverified=allow_unverified)
     url = database_url or default_server_database_url()
-    store = open_state(ServerConfig(database_url=url))
-    try:
-        report = restore_objects(store, objects.bodies(), dry_run=dry_run)
-    except RestoreError as exc:
-        for problem in exc.problems[:SHOWN_PROBLEMS]:
-            note(f"  {printable(problem)}")
-        if len(exc.problems) > SHOWN_PROBLEMS:
-            note(f"  ... and {len(exc.problems) - SHOWN_PROBLEMS} more")
-        raise ConflictError(
-            f"{exc}; nothing was restored",
-            hint="restore into another database, or delete the objects named from the server first",
-        ) from None
-    finally:
-        store.database.dispose()
+    with read_objects(source, allow_unverified=allow_unverified) as objects:
+        store = open_state(ServerConfig(database_url=url))
+        try:
+            report = restore_objects(store, objects.bodies(), contents=objects.content, dry_run=dry_run)
+        except ContentMismatchError as exc:
+            raise VerificationError(
+                f"{exc}; nothing was restored", hint="the source's file content was altered"
+            ) from None
+        except RestoreError as exc:
+            for problem in exc.problems[:SHOWN_PROBLEMS]:
+                note(f"  {printable(problem)}")
+            if len(exc.problems) > SHOWN_PROBLEMS:
+                note(f"  ... and {len(exc.problems) - SHOWN_PROBLEMS} more")
+            raise ConflictError(
+                f"{exc}; nothing was restored",
+                hint="restore into another database, or delete the objects named from the server first",
+            ) from None
+        finally:
+            store.database.dispose()
+    _report(objects, report, dry_run=dry_run, as_json=as_json)
+
+
+def _report(objects: SourceObjects, report: RestoreReport, *, dry_run: bool, as_json: bool) -> None:
     if as_json:
         emit_json(
             {
@@ -81,17 +101,26 @@ def restore(
                 "added": report.added,
                 "unchanged": report.unchanged,
                 "expired_runs": report.expired_runs,
+                "files_without_content": report.contentless,
                 "skipped": objects.skipped,
             }
         )
         return
     verb = "would restore" if dry_run else "restored"
-    counts = ", ".join(f"{report.added[kind]} {label}" for kind, label in _KIND_LABELS.items())
+    counts = ", ".join(
+        f"{report.added[kind]} {label}"
+        for kind, label in _KIND_LABELS.items()
+        if kind not in _FILE_KINDS or objects.by_kind[_FILE_KINDS[kind]]
+    )
     note(f"{verb} {counts} from {printable(objects.description)}")
     unchanged = sum(report.unchanged.values())
     if unchanged:
         note(f"{unchanged} object(s) were already there, unchanged")
+    if report.added["vector_store"]:
+        note("vector stores are restored empty: the source does not record which files they held")
     for run_id in report.expired_runs:
         note(f"run {printable(run_id)} was still active in the source; restored as expired")
+    for file_id in report.contentless:
+        note(f"file {printable(file_id)} was not restored: the source does not hold its content")
     if objects.skipped:
         note(f"{objects.skipped} object(s) of other kinds or deletion markers were skipped")

@@ -11,24 +11,34 @@ conflict writes nothing at all. A run that was still active when it was archived
 continued (its model call and tool outputs are gone), so it is restored as ``expired`` at its
 own ``expires_at``, with the step and message it was working on closed the same way; the
 report names each one.
+
+Files come back with their content when the caller has it (:class:`Content`, read a piece at a
+time and checked against its SHA-256 as it is stored); a file whose content is not given is not
+restored, since the server would answer for bytes it does not have, and the report names it.
+Vector stores come back empty (no files, zero counts): which files a store held is not part of
+its object, so it is not in what is given.
 """
 
 from __future__ import annotations
 
+import builtins
+import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Table, select
 
-from assistdb.server import tables
+from assistdb.server import blobs, file_tables, tables
 from assistdb.server.lifecycle import new_driver_state
 from assistdb.server.objects import Obj
 from assistdb.server.state import ServerState, encode
 
 #: The wire ``object`` of each kind, in the order kinds are restored (parents first).
 KINDS = {
+    "file": file_tables.files,
+    "vector_store": file_tables.vector_stores,
     "assistant": tables.assistants,
     "thread": tables.threads,
     "thread.message": tables.messages,
@@ -42,6 +52,24 @@ _PARENTS = {
 }
 _ACTIVE_RUN = ("queued", "in_progress", "requires_action", "cancelling")
 _MAX_ID = tables.ID
+_MAX_PURPOSE = 32
+_NO_FILES = {"in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 0}
+
+
+class Content(Protocol):
+    """A file's content as the caller holds it: its digest and size, and its bytes in pieces."""
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def bytes(self) -> int: ...
+
+    def pieces(self) -> Iterable[builtins.bytes]: ...
+
+
+def _no_content(file_id: str) -> Content | None:
+    return None
 
 
 class RestoreError(Exception):
@@ -52,6 +80,10 @@ class RestoreError(Exception):
         self.problems = problems
 
 
+class ContentMismatchError(RestoreError):
+    """A file's content, as it was read, is not what its SHA-256 and size say (nothing was written)."""
+
+
 @dataclass
 class RestoreReport:
     """What a restore did: objects added and already present per kind, and runs it expired."""
@@ -59,14 +91,22 @@ class RestoreReport:
     added: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     expired_runs: list[str] = field(default_factory=list)
+    contentless: list[str] = field(default_factory=list)  # files not restored: no content given
 
     @property
     def total_added(self) -> int:
         return sum(self.added.values())
 
 
-def restore_objects(store: ServerState, bodies: Iterable[Obj], *, dry_run: bool = False) -> RestoreReport:
-    """Insert ``bodies`` (any kinds, each kind in creation order) that the server lacks.
+def restore_objects(
+    store: ServerState,
+    bodies: Iterable[Obj],
+    *,
+    contents: Callable[[str], Content | None] = _no_content,
+    dry_run: bool = False,
+) -> RestoreReport:
+    """Insert ``bodies`` (any kinds, each kind in creation order) that the server lacks;
+    ``contents`` gives a file's content by its ID (None: not held, the file is skipped).
 
     Raises :class:`RestoreError` naming every conflict or malformed object; then nothing is
     written. ``dry_run`` checks and counts without writing.
@@ -98,14 +138,27 @@ def restore_objects(store: ServerState, bodies: Iterable[Obj], *, dry_run: bool 
             known.update(existing)
             fresh = []
             for body in by_kind[kind]:
-                stored = existing.get(body["id"])
-                if stored is None:
+                if body["id"] not in existing:
                     fresh.append(body)
-                elif stored == body:
+                    continue
+                stored = existing[body["id"]]
+                if stored is None:
+                    problems.append(f"{body['id']} was deleted in the server; it is not brought back")
+                elif stored == body and _same_content(connection, body, contents):
                     report.unchanged[kind] += 1
                 else:
                     problems.append(f"{body['id']} exists in the server with different content")
             new[kind] = fresh
+        file_contents: dict[str, Content] = {}
+        for body in new["file"]:
+            content = contents(body["id"])
+            if content is None:
+                report.contentless.append(body["id"])
+            elif content.bytes != body["bytes"]:
+                problems.append(f"{body['id']} has {body['bytes']} bytes, its content {content.bytes}")
+            else:
+                file_contents[body["id"]] = content
+        new["file"] = [body for body in new["file"] if body["id"] in file_contents]
         restored = known | {body["id"] for bodies_ in new.values() for body in bodies_}
         for kind, parent_fields in _PARENTS.items():
             for body in new[kind]:
@@ -128,6 +181,16 @@ def restore_objects(store: ServerState, bodies: Iterable[Obj], *, dry_run: bool 
         report.expired_runs = [body["id"] for body in new["thread.run"] if body["id"] in expired]
         if dry_run:
             return report
+        for body in new["file"]:
+            _store_content(connection, body["id"], file_contents[body["id"]])
+        tx.insert_many(
+            file_tables.files,
+            [
+                {"id": b["id"], "purpose": b["purpose"], "sha256": file_contents[b["id"]].sha256, "body": b}
+                for b in new["file"]
+            ],
+        )
+        tx.insert_many(file_tables.vector_stores, [{"id": b["id"], "body": b} for b in new["vector_store"]])
         tx.insert_many(tables.assistants, [{"id": b["id"], "body": b} for b in new["assistant"]])
         tx.insert_many(tables.threads, [{"id": b["id"], "body": b} for b in new["thread"]])
         tx.insert_many(
@@ -159,6 +222,12 @@ def _malformed(body: object) -> str | None:
         return f"a {kind} needs an 'id' of 1 to {_MAX_ID} characters"
     if not isinstance(body.get("created_at"), int):
         return f"{object_id} has no integer 'created_at'"
+    if kind == "file":
+        purpose = body.get("purpose")
+        if not isinstance(purpose, str) or not purpose or len(purpose) > _MAX_PURPOSE:
+            return f"{object_id} needs a 'purpose' of 1 to {_MAX_PURPOSE} characters"
+        if not isinstance(body.get("bytes"), int) or not isinstance(body.get("filename"), str):
+            return f"{object_id} needs integer 'bytes' and a 'filename'"
     for name in _PARENTS.get(kind, ()):
         value = body.get(name)
         if name != "assistant_id" and (not isinstance(value, str) or not value):
@@ -173,6 +242,8 @@ def _at_rest(body: Obj) -> Obj:
     """
     kind = body["object"]
     status = body.get("status")
+    if kind == "vector_store":
+        return {**body, "file_counts": dict(_NO_FILES), "usage_bytes": 0, "status": "completed"}
     if kind == "thread.run" and status in _ACTIVE_RUN:
         at = body.get("expires_at") or body["created_at"]
         return {
@@ -205,15 +276,49 @@ def _run_row(body: Obj) -> dict[str, Any]:
     }
 
 
-def _existing(connection: Any, table: Table, ids: list[str]) -> dict[str, Obj]:
-    """Bodies of the given IDs the server already has (in chunks, for long lists)."""
-    found: dict[str, Obj] = {}
+def _existing(connection: Any, table: Table, ids: list[str]) -> dict[str, Obj | None]:
+    """Bodies of the given IDs the server already has (in chunks, for long lists); None for a
+    file or vector store the server keeps as deleted."""
+    found: dict[str, Obj | None] = {}
+    deleted = table.c.deleted if "deleted" in table.c else None
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        rows = connection.execute(select(table.c.id, table.c.body).where(table.c.id.in_(chunk)))
-        for row in rows:
-            found[str(row.id)] = json.loads(row.body)
+        columns = [table.c.id, table.c.body] + ([deleted] if deleted is not None else [])
+        for row in connection.execute(select(*columns).where(table.c.id.in_(chunk))):
+            found[str(row.id)] = None if deleted is not None and row.deleted else json.loads(row.body)
     return found
+
+
+def _same_content(connection: Any, body: Obj, contents: Callable[[str], Content | None]) -> bool:
+    """Whether a file already in the server has the content given for it (if any is given)."""
+    if body["object"] != "file":
+        return True
+    content = contents(body["id"])
+    if content is None:
+        return True
+    table = file_tables.files
+    stored = connection.execute(select(table.c.sha256).where(table.c.id == body["id"])).scalar()
+    return bool(stored == content.sha256)
+
+
+def _store_content(connection: Any, file_id: str, content: Content) -> None:
+    """Store a file's content unless the server has it; its pieces must hash to its digest
+    (else the restore fails and its transaction writes nothing)."""
+    digest = hashlib.sha256()
+
+    def checked() -> Iterator[bytes]:
+        size = 0
+        for piece in content.pieces():
+            digest.update(piece)
+            size += len(piece)
+            yield piece
+        if digest.hexdigest() != content.sha256 or size != content.bytes:
+            raise ContentMismatchError(
+                f"the content of {file_id} does not match its SHA-256 {content.sha256}",
+                [f"{file_id}: its content read {size} bytes hashing to {digest.hexdigest()}"],
+            )
+
+    blobs.put_pieces(connection, content.sha256, content.bytes, checked())
 
 
 def _exists_anywhere(tx: Any, name: str, object_id: str) -> bool:

@@ -156,6 +156,15 @@ class FileContents:
                 sink(data)
             return int(parts.bytes)
 
+    def pieces(self, sha256: str) -> Iterator[bytes]:
+        """A stored content's parts in order, one in memory at a time (nothing if not stored)."""
+        with self.database.snapshot() as connection:
+            parts = connection.execute(
+                select(FILE_CONTENTS.c.parts).where(FILE_CONTENTS.c.sha256 == sha256)
+            ).scalar()
+            if parts is not None:
+                yield from _parts(connection, sha256, int(parts))
+
     def count(self) -> tuple[int, int]:
         """How many contents are stored, and their total size."""
         with self.database.read() as connection:

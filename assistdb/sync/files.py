@@ -53,6 +53,13 @@ def _message_file_ids(body: Mapping[str, Any]) -> Iterator[Any]:
             yield cited.get("file_id")
 
 
+def cited(body: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(file IDs, vector store IDs) that an archived thread, message or assistant names."""
+    file_ids, store_ids = _tool_resource_ids(body)
+    file_ids += [file_id for file_id in _message_file_ids(body) if isinstance(file_id, str)]
+    return file_ids, store_ids
+
+
 @dataclass
 class References:
     """IDs named by archived objects, each once, in the order first seen."""

@@ -159,14 +159,19 @@ FILES_SPEC = """\
 """
 
 
+def write_docs(folder: Path) -> None:
+    """The two files FILES_SPEC names."""
+    (folder / "docs").mkdir()
+    (folder / "docs" / "zoo.txt").write_text("Penguins cannot fly.\n")
+    (folder / "docs" / "rust.txt").write_text("Rust is a language.\n")
+
+
 def uploads(cli: Cli) -> int:
     return int(cli.server.stats()["by_route"].get("POST /v1/files", 0))
 
 
 def test_apply_uploads_files_once_and_attaches_them(run_cli: Cli, tmp_path: Path) -> None:
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "zoo.txt").write_text("Penguins cannot fly.\n")
-    (tmp_path / "docs" / "rust.txt").write_text("Rust is a language.\n")
+    write_docs(tmp_path)
     path = write_spec(tmp_path, FILES_SPEC)
     run_cli.server.reset_stats()
 
@@ -190,6 +195,11 @@ def test_apply_uploads_files_once_and_attaches_them(run_cli: Cli, tmp_path: Path
     assert uploads(run_cli) == 1  # only the edited file; zoo.txt is found by its hash
     (new_store,) = changed["assistant"]["tool_resources"]["file_search"]["vector_store_ids"]
     assert new_store != store_id
+    # the store apply made for the old set, used by nothing else now, is gone from the API
+    assert_one_line_error(run_cli("vector-stores", "show", store_id), 3, "No vector store found")
+    assert run_cli.json("vector-stores", "show", new_store)["vector_store"]["metadata"] == {
+        "assistdb_files_for": "librarian"
+    }
 
 
 def test_create_with_file_search_reuses_uploaded_content(run_cli: Cli, tmp_path: Path) -> None:
@@ -214,3 +224,86 @@ def test_files_in_a_spec_are_checked_before_any_request(run_cli: Cli, tmp_path: 
     assert_one_line_error(run_cli("assistants", "apply", str(path)), 2, "empty")
     path = write_spec(tmp_path, "- name: x\n  model: gpt-4o\n  files: [missing.txt]\n")
     assert_one_line_error(run_cli("assistants", "apply", str(path)), 2, "not a file")
+
+
+LOOKUP = {
+    "type": "function",
+    "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}},
+}
+
+
+def test_files_add_their_tools_to_the_assistants_own(run_cli: Cli, tmp_path: Path) -> None:
+    write_docs(tmp_path)
+    own = run_cli.sdk.beta.assistants.create(
+        name="librarian", model="gpt-4o", tools=[{"type": "code_interpreter"}, LOOKUP]
+    )
+    path = write_spec(tmp_path, FILES_SPEC)
+
+    (updated,) = run_cli.json("assistants", "apply", str(path))
+
+    assert updated["action"] == "update" and updated["assistant"]["id"] == own.id
+    kinds = [tool["type"] for tool in updated["assistant"]["tools"]]
+    assert kinds == ["code_interpreter", "function", "file_search"]
+    (again,) = run_cli.json("assistants", "apply", str(path))
+    assert again["action"] == "unchanged"
+
+    # declared tools are managed as declared, with file_search added
+    declared = write_spec(tmp_path, FILES_SPEC + "  tools: [code_interpreter]\n")
+    (managed,) = run_cli.json("assistants", "apply", str(declared))
+    assert [tool["type"] for tool in managed["assistant"]["tools"]] == ["code_interpreter", "file_search"]
+
+
+def test_a_store_apply_did_not_make_is_left_alone(run_cli: Cli, tmp_path: Path) -> None:
+    write_docs(tmp_path)
+    mine = run_cli.sdk.vector_stores.create(name="kept by hand")
+    run_cli.sdk.beta.assistants.create(
+        name="librarian",
+        model="gpt-4o",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [mine.id]}},
+    )
+    (updated,) = run_cli.json("assistants", "apply", str(write_spec(tmp_path, FILES_SPEC)))
+    assert updated["assistant"]["tool_resources"]["file_search"]["vector_store_ids"] != [mine.id]
+    assert run_cli.sdk.vector_stores.retrieve(mine.id).name == "kept by hand"
+
+
+CODE_SPEC = """\
+- name: analyst
+  model: gpt-4o
+  files: [docs/zoo.txt]
+  code_interpreter_files: [data/sales.csv, data/costs.csv]
+"""
+
+
+def test_code_interpreter_files_are_uploaded_once_and_listed(run_cli: Cli, tmp_path: Path) -> None:
+    write_docs(tmp_path)
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "sales.csv").write_text("month,sales\njan,10\n")
+    (tmp_path / "data" / "costs.csv").write_text("month,costs\njan,4\n")
+    path = write_spec(tmp_path, CODE_SPEC)
+    run_cli.server.reset_stats()
+
+    (created,) = run_cli.json("assistants", "apply", str(path))
+
+    assistant = created["assistant"]
+    assert [tool["type"] for tool in assistant["tools"]] == ["file_search", "code_interpreter"]
+    file_ids = assistant["tool_resources"]["code_interpreter"]["file_ids"]
+    contents = [run_cli.sdk.files.content(file_id).read() for file_id in file_ids]
+    assert contents == [b"month,sales\njan,10\n", b"month,costs\njan,4\n"]
+    assert {run_cli.sdk.files.retrieve(file_id).purpose for file_id in file_ids} == {"assistants"}
+    (store_id,) = assistant["tool_resources"]["file_search"]["vector_store_ids"]
+    assert uploads(run_cli) == 3
+
+    run_cli.server.reset_stats()
+    (again,) = run_cli.json("assistants", "apply", str(path))
+    assert (again["action"], uploads(run_cli), writes(run_cli)) == ("unchanged", 0, 0)
+
+    (tmp_path / "data" / "costs.csv").write_text("month,costs\njan,5\n")
+    (changed,) = run_cli.json("assistants", "apply", str(path))
+    assert [change["field"] for change in changed["changes"]] == ["tool_resources"]
+    assert uploads(run_cli) == 1  # only the edited file
+    resources = changed["assistant"]["tool_resources"]
+    assert resources["code_interpreter"]["file_ids"][0] == file_ids[0]
+    assert resources["code_interpreter"]["file_ids"][1] != file_ids[1]
+    assert resources["file_search"]["vector_store_ids"] == [store_id]  # the search files did not change
+    assert run_cli.sdk.vector_stores.retrieve(store_id).file_counts.completed == 1

@@ -113,3 +113,19 @@ def test_pull_archives_changes_and_deletions_made_elsewhere(run_cli: Cli) -> Non
     assert [entry["deleted"] for entry in run_cli.json("assistants", "history", gone["id"])] == [False, True]
     human = run_cli.ok("assistants", "pull").stdout
     assert "tombstones: 0" in human
+
+
+def test_update_with_file_search_keeps_the_code_interpreter_files(run_cli: Cli, tmp_path: Path) -> None:
+    data = run_cli.sdk.files.create(file=("data.csv", b"a,b\n1,2\n"), purpose="assistants")
+    own = run_cli.sdk.beta.assistants.create(
+        name="analyst",
+        model="gpt-4o",
+        tools=[{"type": "code_interpreter"}],
+        tool_resources={"code_interpreter": {"file_ids": [data.id]}},
+    )
+    notes = tmp_path / "notes.txt"
+    notes.write_text("Otters hold hands while they sleep.\n")
+    updated = run_cli.json("assistants", "update", own.id, "--file-search", str(notes))
+    assert [tool["type"] for tool in updated["tools"]] == ["code_interpreter", "file_search"]
+    assert updated["tool_resources"]["code_interpreter"]["file_ids"] == [data.id]
+    assert len(updated["tool_resources"]["file_search"]["vector_store_ids"]) == 1

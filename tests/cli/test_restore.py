@@ -249,13 +249,18 @@ def test_exports_and_raw_objects_restore_alike(
         target.stop()
 
 
-def test_a_broken_chain_is_refused_unless_allowed(archived: Archived, tmp_path: Path) -> None:
-    store = Store(archived.url)
+def tamper(url: str, statement: str) -> None:
+    """Change an archive behind its append-only triggers, as someone with access to it could."""
+    store = Store(url)
     try:
         with behind_the_triggers(store) as connection:
-            connection.execute(text("UPDATE versions SET body = replace(body, 'second', 'SECOND')"))
+            connection.execute(text(statement))
     finally:
         store.close()
+
+
+def test_a_broken_chain_is_refused_unless_allowed(archived: Archived, tmp_path: Path) -> None:
+    tamper(archived.url, "UPDATE versions SET body = replace(body, 'second', 'SECOND')")
     url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
     refused = restore(archived.url, "--database-url", url)
     assert refused.exit_code == 6, refused.output
