@@ -23,7 +23,6 @@ from assistdb.repositories.validation import check_id
 from assistdb.store import Store, migrations
 from assistdb.store.archive import VERSIONS
 from assistdb.store.schema import FILE_HASHES
-from assistdb.sync.files import cited
 
 
 def export_archive(
@@ -67,6 +66,10 @@ def export_archive(
 
 def _thread_citations(connection: Connection, thread_id: str) -> tuple[list[str], list[str]]:
     """The file and vector store IDs that any version of the thread's objects names."""
+    # Imported here: the sync package brings the SDK, which archive-only commands
+    # (``audit export``, ``--help``) must not load (tests/cli/test_startup.py).
+    from assistdb.sync.files import cited
+
     files: dict[str, None] = {}
     stores: dict[str, None] = {}
     bodies = connection.execution_options(stream_results=True, yield_per=VERSION.batch).execute(
