@@ -298,9 +298,9 @@ class Api:
         with self.store.writing() as tx:
             tx.thread(thread_id, lock=True)
             assistant = tx.assistant(request.assistant_id)
-            active = tx.active_run_id(thread_id)
-            if active is not None:
-                raise invalid(f"Thread {thread_id} already has an active run {active}.")
+            # A second active run is refused by the database when the run is inserted (one
+            # statement fewer on the way to a run's first token); the transaction then rolls
+            # back, additional messages included.
             for message in request.additional_messages or []:
                 self._add_message(tx, thread_id, message, int(now))
             run_obj = self._new_run(
