@@ -76,11 +76,16 @@ class Journal:
             )
 
     def confirm(self, conversation_id: str, first_position: int, item_ids: Sequence[str]) -> None:
-        """Record items confirmed at consecutive positions, all in one transaction."""
+        """Record items confirmed at consecutive positions, all in one transaction.
+
+        Not flushed to disk before the next batch goes out (``durable=False``): if a crash of
+        the database server loses some confirmations, the next run finds its journal behind the
+        target and reconciles by listing, as after any uncertain request. The records that
+        prevent a second conversation (``attempt``, ``created``) stay durable."""
         if not item_ids:
             return
         at = now_us()
-        with self.database.write() as connection:
+        with self.database.write(durable=False) as connection:
             connection.execute(
                 insert(ITEMS),
                 [

@@ -468,9 +468,7 @@ class ServerState:
         """A write transaction; ``durable=False`` lets PostgreSQL commit it without waiting for
         its flush to disk (still atomic and at once visible; only for what can be lost in a
         crash of the database server, such as stream deltas)."""
-        with self.database.write() as connection:
-            if not durable and self.database.dialect == "postgresql":
-                connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
+        with self.database.write(durable=durable) as connection:
             model = self.embedding_model
             tx = Tx(connection, self.ids, Lookup.current(model) if model is not None else None)
             yield tx

@@ -184,11 +184,18 @@ class Database:
                 yield connection
 
     @contextmanager
-    def write(self) -> Iterator[Connection]:
-        """A write transaction; on SQLite it takes the write lock at once, so writers queue."""
+    def write(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A write transaction; on SQLite it takes the write lock at once, so writers queue.
+
+        ``durable=False`` lets PostgreSQL commit without waiting for the flush to disk: still
+        atomic and at once visible, and kept if this process dies; only a crash of the database
+        server itself can lose it. For records that can be rebuilt after such a loss (SQLite in
+        WAL mode with ``synchronous = NORMAL`` already commits this way)."""
         with translate_errors(self), self.engine.connect() as connection:
             connection.execution_options(sqlite_begin="IMMEDIATE")
             with connection.begin():
+                if not durable and self.dialect == "postgresql":
+                    connection.exec_driver_sql("SET LOCAL synchronous_commit = off")
                 yield connection
 
     def dispose(self) -> None:
