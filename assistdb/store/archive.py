@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from assistdb.errors import InvalidInputError
 from assistdb.store import hashing
 from assistdb.store.bulk import bulk_insert
+from assistdb.store.database import upsert_insert
 from assistdb.store.objects import UNFINISHED, Indexed, ObjectType, index_of, tombstone_body
 
 # Re-exported: the rest of assistdb reaches the tables through the module that writes them.
@@ -307,7 +307,7 @@ class ArchiveWriter:
 def lock_tip(connection: Connection, chain_id: str, sealer: hashing.Sealer) -> tuple[int, str]:
     """Lock a chain's tip (creating it if new) and return its (seq, hash); refuse to append
     without the key to a chain sealed with one, or with another key."""
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(connection)
     values = {"chain_id": chain_id, "last_seq": 0, "last_hash": hashing.GENESIS, "scheme": hashing.PLAIN}
     connection.execute(insert(CHAINS).values(values).on_conflict_do_nothing())
     row = connection.execute(

@@ -12,7 +12,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table
-from sqlalchemy.dialects import postgresql
 
 
 def bulk_insert(
@@ -28,6 +27,8 @@ def bulk_insert(
         updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns if column != upsert_on)
         conflict = f" ON CONFLICT ({upsert_on}) DO UPDATE SET {updates}"
     if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql
+
         dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
         arrays = ", ".join(
             f"%({column})b::{table.c[column].type.compile(dialect=dialect)}[]" for column in columns

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from assistdb.store.archive import now_us
-from assistdb.store.database import Database
+from assistdb.store.database import Database, upsert_insert
 from assistdb.store.schema import FILE_CONTENTS, FILE_HASHES, FILE_PARTS
 
 PART_SIZE = 1 << 20  # 1 MiB: a part is the most of a file held in memory at once
@@ -77,7 +76,7 @@ class ContentProblem:
 
 
 def _insert_ignoring(connection: Connection, table: Any, values: dict[str, Any]) -> None:
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(connection)
     connection.execute(insert(table).values(values).on_conflict_do_nothing())
 
 

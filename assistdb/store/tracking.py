@@ -6,10 +6,9 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from assistdb.store.archive import now_us
-from assistdb.store.database import Database
+from assistdb.store.database import Database, upsert_insert
 from assistdb.store.schema import TRACKED as TRACKED
 
 
@@ -27,7 +26,7 @@ def track(connection: Connection, thread_ids: Iterable[str]) -> None:
     rows = [{"thread_id": thread_id, "tracked_at_us": now_us(), "gone": False} for thread_id in thread_ids]
     if not rows:
         return
-    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    insert = upsert_insert(connection)
     connection.execute(insert(TRACKED).on_conflict_do_nothing(index_elements=["thread_id"]), rows)
 
 

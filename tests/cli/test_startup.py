@@ -1,5 +1,6 @@
 """The import budget: commands that read only the archive (and help, and completion) never import
-the SDK, the server, Alembic or pydantic, which is what keeps them starting in a blink.
+the SDK, the server, Alembic, pydantic or (for a SQLite archive) the PostgreSQL dialect, which
+is what keeps them starting in a blink.
 
 This checks what a command imports, in a fresh process, rather than a wall-clock time, so that
 it holds on a loaded machine and fails only when an import creeps back.
@@ -15,7 +16,18 @@ import pytest
 
 from tests.cli.conftest import REPO, Cli, subprocess_env
 
-HEAVY = ("openai", "assistdb.server", "starlette", "uvicorn", "fastapi", "alembic", "sqlmodel", "pydantic")
+# The PostgreSQL dialect too: the archives these tests read are SQLite files.
+HEAVY = (
+    "openai",
+    "assistdb.server",
+    "starlette",
+    "uvicorn",
+    "fastapi",
+    "alembic",
+    "sqlmodel",
+    "pydantic",
+    "sqlalchemy.dialects.postgresql",
+)
 
 PROBE = f"""
 import json, sys
