@@ -45,14 +45,14 @@ async def run_events(
     ``follower`` was registered when the request that opened the stream committed, and
     ``written`` holds what that commit wrote: the stream starts from them without a read."""
     follower.adopted = True
-    if written:
-        # One turn of the loop for the run's driver first: a run created here then sends its
-        # model request before the stream's first write, which is what the first token waits on.
-        await asyncio.sleep(0)
     last = after
     first: list[Event] | None = written if written and written[0][0] == after + 1 else None
     look = first is None  # read the database: at first, after a quiet wait, or when told to
     try:
+        if written:
+            # One turn of the loop for the run's driver first: a run created here then sends its
+            # model request before the stream's first write, which the first token waits on.
+            await asyncio.sleep(0)
         while not runtime.stopping:
             rows = first if first is not None else None if look else follower.take(last)
             first = None
