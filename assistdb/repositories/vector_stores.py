@@ -30,6 +30,7 @@ from assistdb.repositories.base import (
 )
 from assistdb.repositories.faces import Api, Pause, StoreWork
 from assistdb.repositories.validation import check_id, check_metadata
+from assistdb.store import Filters
 from assistdb.store.objects import link_id
 
 if TYPE_CHECKING:
@@ -204,6 +205,17 @@ class VectorStoresOps(StandaloneOps[VectorStore]):
             after=after,
         )
 
+    def archived_files(self, vector_store_id: str) -> Op[builtins.list[VectorStoreFile]]:
+        """The files a store held when the archive last saw them, oldest first (no API call)."""
+        check_id("vector_store", vector_store_id)
+
+        def read() -> builtins.list[VectorStoreFile]:
+            found = self._store.reader.find("vs_file", Filters(vector_store_id=vector_store_id))
+            return [VectorStoreFile.construct(**stored.body) for stored in found]
+
+        links: builtins.list[VectorStoreFile] = yield StoreWork(read)
+        return links
+
     def search(
         self, vector_store_id: str, **params: Unpack[VectorStoreSearchParams]
     ) -> Op[builtins.list[VectorStoreSearchResponse]]:
@@ -226,6 +238,7 @@ class VectorStoresRepository(Face):
     file = blocking(VectorStoresOps.file)
     update_file = blocking(VectorStoresOps.update_file)
     remove_file = blocking(VectorStoresOps.remove_file)
+    archived_files = blocking(VectorStoresOps.archived_files)
     files = paged(VectorStoresOps.files, VectorStoreFile)
     search = blocking(VectorStoresOps.search)
     find = blocking(VectorStoresOps.find)
@@ -246,6 +259,7 @@ class AsyncVectorStoresRepository(Face):
     file = awaitable_op(VectorStoresOps.file)
     update_file = awaitable_op(VectorStoresOps.update_file)
     remove_file = awaitable_op(VectorStoresOps.remove_file)
+    archived_files = awaitable_op(VectorStoresOps.archived_files)
     files = async_paged(VectorStoresOps.files, VectorStoreFile)
     search = awaitable_op(VectorStoresOps.search)
     find = awaitable_op(VectorStoresOps.find)
