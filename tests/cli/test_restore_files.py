@@ -271,3 +271,40 @@ def test_altered_content_is_refused_and_nothing_is_written(
     assert client.files.list().data == [] and client.vector_stores.list().data == []
     with pytest.raises(openai.NotFoundError):
         client.beta.threads.retrieve(files_archive.thread_id)
+
+
+def test_a_stores_files_alone_are_restored_into_the_store_or_refused(
+    files_archive: FilesArchive, tmp_path: Path, assistdb_server_factory: Callable[..., LocalServer]
+) -> None:
+    url = f"sqlite:///{tmp_path / 'server.sqlite3'}"
+    assert restore(files_archive.url, "--database-url", url).exit_code == 0
+    store_id, picture = files_archive.store["id"], files_archive.links[files_archive.picture["id"]]
+    target = assistdb_server_factory(database_url=url)
+    target.client().vector_stores.files.delete(picture["id"], vector_store_id=store_id)
+    target.stop()
+
+    # raw vector store file objects, for a store and files the server has: added, store recounted
+    raw_link = tmp_path / "link.json"
+    raw_link.write_text(json.dumps(picture))
+    result = restore(str(raw_link), "--database-url", url)
+    assert result.exit_code == 0, result.output
+    assert "restored 1 vector store files, 0 assistants" in result.stderr
+
+    handbook = files_archive.links[files_archive.handbook["id"]]
+    changed = tmp_path / "changed.jsonl"
+    changed.write_text(
+        json.dumps({**handbook, "attributes": {"shelf": "fiction"}})
+        + "\n"
+        + json.dumps({**picture, "vector_store_id": "vs_unknown"})
+    )
+    refused = restore(str(changed), "--database-url", url)
+    assert refused.exit_code == 8, refused.output
+    assert f"{store_id}/{handbook['id']} exists in the server with different content" in refused.stderr
+    assert f"vs_unknown/{picture['id']} belongs to vs_unknown, which is neither given" in refused.stderr
+
+    client = assistdb_server_factory(database_url=url).client()
+    store = client.vector_stores.retrieve(store_id)
+    assert (store.file_counts.completed, store.file_counts.failed) == (1, 1)
+    assert (
+        client.vector_stores.files.retrieve(handbook["id"], vector_store_id=store_id).attributes == ATTRIBUTES
+    )
