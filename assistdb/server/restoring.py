@@ -38,11 +38,12 @@ from assistdb.server.lifecycle import new_driver_state
 from assistdb.server.objects import Obj
 from assistdb.server.state import ServerState, encode
 
+LINK = "vector_store.file"  # a file's place in a vector store
 #: The wire ``object`` of each kind, in the order kinds are restored (parents first).
 KINDS = {
     "file": file_tables.files,
     "vector_store": file_tables.vector_stores,
-    "vector_store.file": file_tables.vector_store_files,
+    LINK: file_tables.vector_store_files,
     "assistant": tables.assistants,
     "thread": tables.threads,
     "thread.message": tables.messages,
@@ -54,7 +55,6 @@ _PARENTS = {
     "thread.run": ("thread_id", "assistant_id"),
     "thread.run.step": ("thread_id", "run_id"),
 }
-LINK = "vector_store.file"
 #: A vector store file in any other status was being processed or was cancelled: nothing to index.
 RESTORED_LINK_STATUSES = ("completed", "failed")
 _ACTIVE_RUN = ("queued", "in_progress", "requires_action", "cancelling")
@@ -173,9 +173,10 @@ def restore_objects(
         held = _settle_links(connection, by_kind, new, file_contents, report, problems)
         for body in by_kind["vector_store"]:
             vector_stores.tally(body, held.pop(body["id"], []))
-        recount = sorted(held)  # stores the server has, given files but not given themselves
+        # stores the server has, not given themselves, that get files
+        recount = sorted(set(held) & {body["vector_store_id"] for body in new[LINK]})
         for kind in KINDS:
-            if kind not in ("file", "vector_store.file"):
+            if kind not in ("file", LINK):
                 settle(kind)
         restored = known | {body["id"] for bodies_ in new.values() for body in bodies_}
         for kind, parent_fields in _PARENTS.items():
@@ -209,7 +210,7 @@ def restore_objects(
             ],
         )
         tx.insert_many(file_tables.vector_stores, [{"id": b["id"], "body": b} for b in new["vector_store"]])
-        for body in new["vector_store.file"]:
+        for body in new[LINK]:
             vector_stores.restore_link(tx, body)
         for store_id in recount:
             vector_stores.recount(tx, store_id)
