@@ -31,8 +31,9 @@ def export_archive(
     """Write every archive row (or one thread's) to ``out``, streaming, from one consistent view.
 
     One thread's export also holds the files its objects name (message attachments, images,
-    citations, the thread's ``tool_resources``) and the vector stores those name: their versions,
-    and each file's content record and content where the archive has them. The same archive
+    citations, the thread's ``tool_resources``), the vector stores those name with the files
+    they hold: their versions, and each file's content record and content where the archive has
+    them. The same archive
     always exports to the same bytes; an import of the export exports the same bytes again.
     """
     if thread_id is not None:
@@ -83,6 +84,17 @@ def _thread_citations(connection: Connection, thread_id: str) -> tuple[list[str]
         file_ids, store_ids = cited(json.loads(body))
         files.update(dict.fromkeys(file_ids))
         stores.update(dict.fromkeys(store_ids))
+    if stores:  # the files the stores hold, or held: their links are in the stores' chains
+        held = connection.execute(
+            select(VERSIONS.c.body)
+            .where(
+                VERSIONS.c.chain_id.in_(list(stores)),
+                VERSIONS.c.object_type == "vs_file",
+                VERSIONS.c.tombstone == False,  # noqa: E712
+            )
+            .order_by(VERSIONS.c.id)
+        )
+        files.update(dict.fromkeys(json.loads(body)["id"] for body in held.scalars()))
     return list(files), list(stores)
 
 

@@ -13,7 +13,9 @@ Rows are verbatim: IDs, hashes, observation times, and each version's body as th
 was hashed. Leases are left out: they belong to the processes syncing one database, not to the
 archive. File content is in parts of at most 1 MiB (base64 in ``data``), so neither writing nor
 reading an export holds a large file in memory. An export of one thread (``thread_id``) holds
-that thread's rows, and the versions and file rows of the files and vector stores it names.
+that thread's rows, and the versions and file rows of the files and vector stores it names and
+of the files those stores hold. Vector store files (object type ``vs_file``, revision 0010) are
+version rows like any other, so they needed no new format.
 The end line makes a truncated file detectable; the rows' own hash chains, and each
 content's SHA-256, make an edited one detectable, and an import checks them before it commits
 anything.

@@ -1,16 +1,17 @@
 """Reading API object bodies out of an archive, an export, or files of raw API objects.
 
 Whatever the source, the result is the same: the latest body of every live file, vector store,
-assistant, thread, message, run and step, each kind in creation order (ties keep the source's
-order), which is what loading them somewhere else (``assistdb restore``) needs, and the content
-of each file whose content the archive holds (read part by part when asked, so the source stays
-open until the result is closed). An archive or export is verified first, and refused if its
-chains do not verify, unless the caller accepts that.
+vector store file (which file a store holds), assistant, thread, message, run and step, each kind
+in creation order (ties keep the source's order), which is what loading them somewhere else
+(``assistdb restore``) needs, and the content of each file whose content the archive holds (read
+part by part when asked, so the source stays open until the result is closed). An archive or export
+is verified first, and refused if its chains do not verify, unless the caller accepts that.
 
 Raw objects are what exporters that kept the API's responses produce: a ``.jsonl`` file with one
 object per line, a ``.json`` file with one object, a list of them, or a list page
 (``{"object": "list", "data": [...]}``), or a folder of such files (read recursively, in name
-order). When one ID appears more than once, the last body read wins, at the first one's place.
+order). When one ID appears more than once, the last body read wins, at the first one's place (a
+vector store file's ID is its store's and its file's together).
 """
 
 from __future__ import annotations
@@ -26,12 +27,21 @@ from typing import Any
 
 from assistdb.errors import InvalidInputError, NotFoundError, VerificationError
 from assistdb.store import Store
-from assistdb.store.objects import API_OBJECT_OF_TYPE, ObjectType
+from assistdb.store.objects import API_OBJECT_OF_TYPE, ObjectType, archive_id
 
 Obj = dict[str, Any]
 
 #: Restore order: what others name (files, stores) first, parents before children.
-KINDS: tuple[ObjectType, ...] = ("file", "vector_store", "assistant", "thread", "message", "run", "run_step")
+KINDS: tuple[ObjectType, ...] = (
+    "file",
+    "vector_store",
+    "vs_file",
+    "assistant",
+    "thread",
+    "message",
+    "run",
+    "run_step",
+)
 API_KINDS = {API_OBJECT_OF_TYPE[kind]: kind for kind in KINDS}
 
 
@@ -255,7 +265,7 @@ def _collect(result: SourceObjects, bodies: Iterable[Obj | None]) -> None:
     where: dict[str, tuple[ObjectType, int]] = {}
     for body in bodies:
         kind = API_KINDS.get(str(body.get("object"))) if body is not None else None
-        object_id = body.get("id") if body is not None else None
+        object_id = archive_id(body) if body is not None else None
         if body is None or kind is None or not isinstance(object_id, str) or body.get("deleted") is True:
             result.skipped += 1
             continue

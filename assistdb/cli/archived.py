@@ -31,6 +31,7 @@ LABELS: dict[ObjectType, str] = {
     "run_step": "run step",
     "file": "file",
     "vector_store": "vector store",
+    "vs_file": "vector store file",
 }
 
 

@@ -222,14 +222,28 @@ def update(
     cli: CliContext, /, assistant_id: str, as_json: bool, file_search: tuple[Path, ...], **options: Any
 ) -> None:
     """Change an assistant; only the options given change (--tool/--tools replace all tools;
-    --file-search replaces the searched files, reusing what is uploaded already)."""
+    --file-search replaces the searched files, reusing what is uploaded already, and deletes the
+    store it replaces if assistdb made it for this assistant and no other assistant uses it)."""
     params = _params(**options)
+    current = None
     if file_search:
         current = cli.db.assistants.retrieve(check_id("assistant", assistant_id))
-        params = _with_files(cli, params, file_search, name=current.name or assistant_id, current=current)
+        params = _with_files(cli, params, file_search, name=_files_for(current), current=current)
     if not params:
         raise InvalidInputError("nothing to update", hint="pass at least one option, e.g. --instructions")
-    _emit(cli.db.assistants.update(assistant_id, **params), as_json)
+    updated = cli.db.assistants.update(assistant_id, **params)
+    if current is not None:
+        from assistdb.file_resources import current_store_ids, replaced_stores
+
+        old_ids, new_ids = current_store_ids(current), current_store_ids(updated)
+        for store_id in replaced_stores(cli.db, updated.id, _files_for(current), old_ids, new_ids):
+            cli.db.vector_stores.delete(store_id)
+    _emit(updated, as_json)
+
+
+def _files_for(assistant: Any) -> str:
+    """The name a store made for the assistant's files is marked with (``assistdb_files_for``)."""
+    return str(assistant.name or assistant.id)
 
 
 @assistants.command("delete")

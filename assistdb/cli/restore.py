@@ -17,6 +17,7 @@ from assistdb.errors import ConflictError, VerificationError
 _KIND_LABELS = {
     "file": "files",
     "vector_store": "vector stores",
+    "vector_store.file": "vector store files",
     "assistant": "assistants",
     "thread": "threads",
     "thread.message": "messages",
@@ -24,7 +25,11 @@ _KIND_LABELS = {
     "thread.run.step": "run steps",
 }
 #: Counted only when the source has any, so a restore of conversations alone reads as before.
-_FILE_KINDS: dict[str, ObjectType] = {"file": "file", "vector_store": "vector_store"}
+_FILE_KINDS: dict[str, ObjectType] = {
+    "file": "file",
+    "vector_store": "vector_store",
+    "vector_store.file": "vs_file",
+}
 SHOWN_PROBLEMS = 20
 
 if TYPE_CHECKING:
@@ -58,7 +63,8 @@ def restore(
 
     SOURCE is an archive's database URL, a file written by `assistdb audit export`, or a .jsonl
     file or folder of Assistants API objects. Files (with their archived content), vector stores
-    (empty), assistants, threads, messages, runs and steps keep their IDs, timestamps and order.
+    (with the files they held, indexed again), assistants, threads, messages, runs and steps keep
+    their IDs, timestamps and order.
     Objects already there unchanged are skipped; an ID there with other content is a conflict and
     nothing is written (exit 8). A run that was still active is restored as expired; a file whose
     content the source lacks is not restored.
@@ -102,6 +108,9 @@ def _report(objects: SourceObjects, report: RestoreReport, *, dry_run: bool, as_
                 "unchanged": report.unchanged,
                 "expired_runs": report.expired_runs,
                 "files_without_content": report.contentless,
+                "skipped_vector_store_files": [
+                    {"id": link, "reason": why} for link, why in report.skipped_links
+                ],
                 "skipped": objects.skipped,
             }
         )
@@ -116,8 +125,8 @@ def _report(objects: SourceObjects, report: RestoreReport, *, dry_run: bool, as_
     unchanged = sum(report.unchanged.values())
     if unchanged:
         note(f"{unchanged} object(s) were already there, unchanged")
-    if report.added["vector_store"]:
-        note("vector stores are restored empty: the source does not record which files they held")
+    for link, why in report.skipped_links:
+        note(f"vector store file {printable(link)} was not restored: {printable(why)}")
     for run_id in report.expired_runs:
         note(f"run {printable(run_id)} was still active in the source; restored as expired")
     for file_id in report.contentless:

@@ -91,20 +91,18 @@ class RepositoryOps(Generic[M]):
         known: str = yield StoreWork(lambda: thread_of(self._store, object_id, None))
         return known
 
-    def _pages(
-        self, pick: Callable[[Any], Callable[..., Any]], *args: Any, archive: bool = True, **params: Any
-    ) -> Paged:
+    def _pages(self, pick: Callable[[Any], Callable[..., Any]], *args: Any, **params: Any) -> Paged:
         """Every object of a list endpoint from the given cursor on; each page is archived as it
-        arrives (unless not ``archive``: objects the archive does not keep), in one transaction,
-        oldest first whatever the listing order: the archive orders objects created in the same
-        second by arrival, so a newest-first page recorded as it came would read back reversed."""
+        arrives, in one transaction, oldest first whatever the listing order: the archive orders
+        objects created in the same second by arrival, so a newest-first page recorded as it came
+        would read back reversed."""
         params = {key: value for key, value in params.items() if value is not None}
         params.setdefault("limit", PAGE_SIZE)
         newest_first = params.get("order", "desc") == "desc"
         while True:
             page = yield Api(pick, args, dict(params))
             items: builtins.list[M] = builtins.list(page.data)
-            if items and archive:
+            if items:
                 yield from self._record(*(reversed(items) if newest_first else items))
             yield Emit(items)
             if not items or not page.has_more:

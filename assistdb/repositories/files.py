@@ -141,10 +141,12 @@ class FilesOps(RepositoryOps[FileObject]):
 
     def delete(self, file_id: str) -> Op[FileDeleted]:
         """Delete remotely (the file also leaves every vector store); the archive keeps its
-        history, a tombstone and any archived content."""
+        history, a tombstone (one for each store it was in, too) and any archived content."""
         check_id("file", file_id)
         deleted: FileDeleted = yield Api(lambda c: c.files.delete, (file_id,))
-        yield StoreWork(lambda: self._store.record_deleted([file_id]))
+        yield StoreWork(
+            lambda: self._store.record_deleted([file_id, *self._store.reader.links_of_file(file_id)])
+        )
         return deleted
 
     def list(

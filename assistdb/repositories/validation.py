@@ -18,6 +18,7 @@ _LABELS: dict[ObjectType, str] = {
     "run_step": "run step",
     "file": "file",
     "vector_store": "vector store",
+    "vs_file": "vector store file",
 }
 #: The API's built-in tools, named by type (``--tool`` and ``tools:`` entries in ``apply``).
 BUILTIN_TOOLS = ("code_interpreter", "file_search")

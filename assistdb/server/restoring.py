@@ -15,8 +15,11 @@ report names each one.
 Files come back with their content when the caller has it (:class:`Content`, read a piece at a
 time and checked against its SHA-256 as it is stored); a file whose content is not given is not
 restored, since the server would answer for bytes it does not have, and the report names it.
-Vector stores come back empty (no files, zero counts): which files a store held is not part of
-its object, so it is not in what is given.
+Vector stores come back with the vector store files given for them (``vector_store.file``
+bodies: same file IDs, attributes, chunking strategy, usage and status), a ``completed`` one's
+chunks indexed again from its file's content so that search finds it; a store's counts are those
+of the files it gets back. A vector store file that was not ``completed`` or ``failed``, or whose
+file is neither restored nor in the server, is left out and named in the report.
 """
 
 from __future__ import annotations
@@ -30,15 +33,17 @@ from typing import Any, Protocol
 
 from sqlalchemy import Table, select
 
-from assistdb.server import blobs, file_tables, tables
+from assistdb.server import blobs, file_tables, tables, vector_stores
 from assistdb.server.lifecycle import new_driver_state
 from assistdb.server.objects import Obj
 from assistdb.server.state import ServerState, encode
 
+LINK = "vector_store.file"  # a file's place in a vector store
 #: The wire ``object`` of each kind, in the order kinds are restored (parents first).
 KINDS = {
     "file": file_tables.files,
     "vector_store": file_tables.vector_stores,
+    LINK: file_tables.vector_store_files,
     "assistant": tables.assistants,
     "thread": tables.threads,
     "thread.message": tables.messages,
@@ -50,10 +55,11 @@ _PARENTS = {
     "thread.run": ("thread_id", "assistant_id"),
     "thread.run.step": ("thread_id", "run_id"),
 }
+#: A vector store file in any other status was being processed or was cancelled: nothing to index.
+RESTORED_LINK_STATUSES = ("completed", "failed")
 _ACTIVE_RUN = ("queued", "in_progress", "requires_action", "cancelling")
 _MAX_ID = tables.ID
 _MAX_PURPOSE = 32
-_NO_FILES = {"in_progress": 0, "completed": 0, "failed": 0, "cancelled": 0, "total": 0}
 
 
 class Content(Protocol):
@@ -92,6 +98,8 @@ class RestoreReport:
     unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     expired_runs: list[str] = field(default_factory=list)
     contentless: list[str] = field(default_factory=list)  # files not restored: no content given
+    #: Vector store files left out, as (``STORE_ID/FILE_ID``, why).
+    skipped_links: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def total_added(self) -> int:
@@ -120,10 +128,11 @@ def restore_objects(
         if problem is not None:
             problems.append(f"object {position}: {problem}")
             continue
-        if body["id"] in seen:
-            problems.append(f"object {position}: {body['id']} appears twice")
+        key = _key(body)
+        if key in seen:
+            problems.append(f"object {position}: {key} appears twice")
             continue
-        seen.add(body["id"])
+        seen.add(key)
         at_rest = _at_rest(body)
         if at_rest is not body and body["object"] == "thread.run":
             expired.add(body["id"])
@@ -131,24 +140,26 @@ def restore_objects(
     report = RestoreReport()
     with store.writing() as tx:
         connection = tx.connection
-        new: dict[str, list[Obj]] = {}
+        new: dict[str, list[Obj]] = {kind: [] for kind in KINDS}
         known: set[str] = set()
-        for kind, table in KINDS.items():
-            existing = _existing(connection, table, [body["id"] for body in by_kind[kind]])
+
+        def settle(kind: str) -> None:
+            """Split a kind's bodies into new ones, and ones the server has (same, or a conflict)."""
+            existing = _existing(connection, KINDS[kind], [body["id"] for body in by_kind[kind]])
             known.update(existing)
-            fresh = []
             for body in by_kind[kind]:
                 if body["id"] not in existing:
-                    fresh.append(body)
+                    new[kind].append(body)
                     continue
                 stored = existing[body["id"]]
                 if stored is None:
                     problems.append(f"{body['id']} was deleted in the server; it is not brought back")
-                elif stored == body and _same_content(connection, body, contents):
+                elif _same(stored, body) and _same_content(connection, body, contents):
                     report.unchanged[kind] += 1
                 else:
                     problems.append(f"{body['id']} exists in the server with different content")
-            new[kind] = fresh
+
+        settle("file")
         file_contents: dict[str, Content] = {}
         for body in new["file"]:
             content = contents(body["id"])
@@ -159,6 +170,14 @@ def restore_objects(
             else:
                 file_contents[body["id"]] = content
         new["file"] = [body for body in new["file"] if body["id"] in file_contents]
+        held = _settle_links(connection, by_kind, new, file_contents, report, problems)
+        for body in by_kind["vector_store"]:
+            vector_stores.tally(body, held.pop(body["id"], []))
+        # stores the server has, not given themselves, that get files
+        recount = sorted(set(held) & {body["vector_store_id"] for body in new[LINK]})
+        for kind in KINDS:
+            if kind not in ("file", LINK):
+                settle(kind)
         restored = known | {body["id"] for bodies_ in new.values() for body in bodies_}
         for kind, parent_fields in _PARENTS.items():
             for body in new[kind]:
@@ -191,6 +210,10 @@ def restore_objects(
             ],
         )
         tx.insert_many(file_tables.vector_stores, [{"id": b["id"], "body": b} for b in new["vector_store"]])
+        for body in new[LINK]:
+            vector_stores.restore_link(tx, body)
+        for store_id in recount:
+            vector_stores.recount(tx, store_id)
         tx.insert_many(tables.assistants, [{"id": b["id"], "body": b} for b in new["assistant"]])
         tx.insert_many(tables.threads, [{"id": b["id"], "body": b} for b in new["thread"]])
         tx.insert_many(
@@ -211,6 +234,83 @@ def restore_objects(
     return report
 
 
+def _settle_links(
+    connection: Any,
+    by_kind: dict[str, list[Obj]],
+    new: dict[str, list[Obj]],
+    file_contents: dict[str, Content],
+    report: RestoreReport,
+    problems: list[str],
+) -> dict[str, list[Obj]]:
+    """Sort the vector store files given into new ones, ones the server has (the same, or a
+    conflict) and ones left out (not completed or failed, or their file is not restored and not
+    in the server); the kept ones (new and unchanged) by store, which their counts come from."""
+    links = by_kind[LINK]
+    live_files = _live(connection, file_tables.files, {body["id"] for body in links}) | set(file_contents)
+    given_stores = {body["id"] for body in by_kind["vector_store"]}
+    live_stores = _live(connection, file_tables.vector_stores, {b["vector_store_id"] for b in links})
+    held: dict[str, list[Obj]] = {}
+    for body in links:
+        key, store_id = _key(body), body["vector_store_id"]
+        if body["status"] not in RESTORED_LINK_STATUSES:
+            report.skipped_links.append((key, f"it was {body['status']} when archived"))
+        elif body["id"] not in live_files:
+            contentless = body["id"] in report.contentless
+            why = "has no content" if contentless else "is neither given nor in the server"
+            report.skipped_links.append((key, f"its file {why}"))
+        elif store_id not in given_stores and store_id not in live_stores:
+            problems.append(f"{key} belongs to {store_id}, which is neither given nor in the server")
+        else:
+            stored = _existing_link(connection, store_id, body["id"])
+            if stored is None:
+                new[LINK].append(body)
+            elif stored == body:
+                report.unchanged[LINK] += 1
+            else:
+                problems.append(f"{key} exists in the server with different content")
+                continue
+            held.setdefault(store_id, []).append(body)
+    return held
+
+
+#: What using a vector store changes (searching it, a run reading it): not a conflict.
+_USE_FIELDS = ("last_active_at", "expires_at")
+
+
+def _same(stored: Obj, body: Obj) -> bool:
+    """Whether the server's object is the one given, but for the marks of its use since."""
+    if body["object"] == "vector_store":
+        return {**stored, **{name: body.get(name) for name in _USE_FIELDS}} == body
+    return stored == body
+
+
+def _key(body: Obj) -> str:
+    """What identifies a body: its ID, or for a vector store file its store's and its own."""
+    return f"{body['vector_store_id']}/{body['id']}" if body["object"] == LINK else str(body["id"])
+
+
+def _live(connection: Any, table: Table, ids: builtins.set[str]) -> builtins.set[str]:
+    """Which of these file or vector store IDs the server has, not deleted."""
+    found: builtins.set[str] = set()
+    wanted = sorted(ids)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        found.update(
+            connection.execute(
+                select(table.c.id).where(table.c.id.in_(chunk), table.c.deleted == False)  # noqa: E712
+            ).scalars()
+        )
+    return found
+
+
+def _existing_link(connection: Any, store_id: str, file_id: str) -> Obj | None:
+    table = file_tables.vector_store_files
+    found = connection.execute(
+        select(table.c.body).where(table.c.vector_store_id == store_id, table.c.id == file_id)
+    ).scalar()
+    return None if found is None else dict(json.loads(found))
+
+
 def _malformed(body: object) -> str | None:
     if not isinstance(body, dict):
         return "not a JSON object"
@@ -228,6 +328,12 @@ def _malformed(body: object) -> str | None:
             return f"{object_id} needs a 'purpose' of 1 to {_MAX_PURPOSE} characters"
         if not isinstance(body.get("bytes"), int) or not isinstance(body.get("filename"), str):
             return f"{object_id} needs integer 'bytes' and a 'filename'"
+    if kind == LINK:
+        store_id = body.get("vector_store_id")
+        if not isinstance(store_id, str) or not store_id or len(store_id) > _MAX_ID:
+            return f"{object_id} needs a 'vector_store_id' of 1 to {_MAX_ID} characters"
+        if not isinstance(body.get("status"), str) or not isinstance(body.get("usage_bytes"), int):
+            return f"{store_id}/{object_id} needs a 'status' and integer 'usage_bytes'"
     for name in _PARENTS.get(kind, ()):
         value = body.get(name)
         if name != "assistant_id" and (not isinstance(value, str) or not value):
@@ -243,7 +349,7 @@ def _at_rest(body: Obj) -> Obj:
     kind = body["object"]
     status = body.get("status")
     if kind == "vector_store":
-        return {**body, "file_counts": dict(_NO_FILES), "usage_bytes": 0, "status": "completed"}
+        return dict(body)  # its counts are those of the files it gets back (``tally``)
     if kind == "thread.run" and status in _ACTIVE_RUN:
         at = body.get("expires_at") or body["created_at"]
         return {

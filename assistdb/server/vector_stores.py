@@ -76,8 +76,20 @@ def _recount(tx: Tx, obj: Obj) -> None:
             select(table.c.body).where(table.c.vector_store_id == obj["id"])
         ).scalars()
     ]
-    obj["file_counts"] = _counts([body["status"] for body in bodies])
-    obj["usage_bytes"] = sum(int(body["usage_bytes"]) for body in bodies)
+    tally(obj, bodies)
+
+
+def recount(tx: Tx, store_id: str) -> None:
+    """Recount a store's files and save it (a restore gave it files)."""
+    obj = _store_row(tx, store_id)
+    _recount(tx, obj)
+    _save_store(tx, obj)
+
+
+def tally(obj: Obj, links: list[Obj]) -> None:
+    """Set a store's ``file_counts``, ``usage_bytes`` and status from its files' bodies."""
+    obj["file_counts"] = _counts([body["status"] for body in links])
+    obj["usage_bytes"] = sum(int(body["usage_bytes"]) for body in links)
     obj["status"] = "in_progress" if obj["file_counts"]["in_progress"] else "completed"
 
 
@@ -258,6 +270,34 @@ def add_file(
         )
     )
     return obj
+
+
+def restore_link(tx: Tx, body: Obj) -> None:
+    """Put an archived vector store file back with its body unchanged; a ``completed`` one has
+    its chunks indexed again from its file's content (already in the server), by its own
+    chunking strategy. Its chunks get no vectors: a restore asks no upstream for embeddings."""
+    store_id, file_id = body["vector_store_id"], body["id"]
+    if body["status"] == "completed":
+        sha256 = tx.connection.execute(
+            select(file_tables.files.c.sha256).where(file_tables.files.c.id == file_id)
+        ).scalar_one()
+        settings = (body.get("chunking_strategy") or {}).get("static") or {}
+        try:
+            text = file_search.extract_text(blobs.read_all(tx.connection, sha256))
+        except file_search.UnsupportedFile:
+            pieces: list[str] = []  # archived as completed elsewhere; nothing here to search
+        else:
+            pieces = file_search.chunk(
+                text,
+                int(settings.get("max_chunk_size_tokens", file_search.AUTO_MAX_TOKENS)),
+                int(settings.get("chunk_overlap_tokens", file_search.AUTO_OVERLAP_TOKENS)),
+            )
+        file_search.index_file(tx.connection, store_id, file_id, pieces)
+    tx.connection.execute(
+        file_tables.vector_store_files.insert().values(
+            id=file_id, vector_store_id=store_id, batch_id=None, status=body["status"], body=encode(body)
+        )
+    )
 
 
 def _chunk_vectors(tx: Tx, pieces: list[str]) -> tuple[str, list[bytes]] | EmbeddingFailure | None:

@@ -139,7 +139,7 @@ class ArchiveWriter:
 
     def record_deleted(self, object_ids: Sequence[str], *, cascade: bool = True) -> RecordResult:
         """Store a tombstone for each object that is gone remotely, and with ``cascade``, for
-        everything inside a deleted thread or run as well."""
+        everything inside a deleted thread or run, and the files of a deleted vector store."""
         ids = list(dict.fromkeys(object_ids))
         if cascade:
             ids.extend(self._children_of(ids))
@@ -173,10 +173,11 @@ class ArchiveWriter:
     def _children_of(self, ids: Sequence[str]) -> list[str]:
         if not ids:
             return []
+        links = (HEADS.c.object_type == "vs_file") & HEADS.c.chain_id.in_(ids)  # a store's files
         rows = self.connection.execute(
             select(HEADS.c.object_id)
             .where(
-                (HEADS.c.thread_id.in_(ids) | HEADS.c.run_id.in_(ids)),
+                (HEADS.c.thread_id.in_(ids) | HEADS.c.run_id.in_(ids) | links),
                 HEADS.c.object_id.not_in(ids),
                 HEADS.c.tombstone.is_(False),
             )

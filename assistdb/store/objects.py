@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from assistdb.errors import InvalidApiObjectError
 
-ObjectType = Literal["assistant", "thread", "message", "run", "run_step", "file", "vector_store"]
+ObjectType = Literal["assistant", "thread", "message", "run", "run_step", "file", "vector_store", "vs_file"]
 
 # The API's ``object`` field -> our object type.
 TYPE_OF_API_OBJECT: dict[str, ObjectType] = {
@@ -20,6 +20,7 @@ TYPE_OF_API_OBJECT: dict[str, ObjectType] = {
     "thread.run.step": "run_step",
     "file": "file",
     "vector_store": "vector_store",
+    "vector_store.file": "vs_file",
 }
 API_OBJECT_OF_TYPE: dict[ObjectType, str] = {v: k for k, v in TYPE_OF_API_OBJECT.items()}
 
@@ -27,6 +28,7 @@ API_OBJECT_OF_TYPE: dict[ObjectType, str] = {v: k for k, v in TYPE_OF_API_OBJECT
 #: status is final: the API never moves an object out of it.
 UNFINISHED = frozenset({"queued", "in_progress", "requires_action", "cancelling"})
 
+#: The prefix of each type's API IDs (a vector store file's ID is its file's: see :func:`link_id`).
 ID_PREFIXES: dict[ObjectType, str] = {
     "assistant": "asst_",
     "thread": "thread_",
@@ -40,6 +42,27 @@ ID_PREFIXES: dict[ObjectType, str] = {
 #: Objects that are a chain of their own (not inside a thread): each assistant, file and vector
 #: store is its own hash chain.
 STANDALONE: frozenset[ObjectType] = frozenset({"assistant", "file", "vector_store"})
+
+#: Between a vector store's ID and a file's in the archive ID of a vector store file (``vs_file``):
+#: the API names one by its file's ID, which the file itself and its links in other stores share.
+LINK_SEPARATOR = "/"
+
+
+def link_id(vector_store_id: str, file_id: str) -> str:
+    """The archive ID of a file's link to a vector store (the API's ``vector_store.file``)."""
+    return f"{vector_store_id}{LINK_SEPARATOR}{file_id}"
+
+
+def archive_id(body: Mapping[str, Any]) -> str | None:
+    """The ID an API object is archived under: its ``id``, or for a vector store file
+    :func:`link_id`; None when the body lacks them."""
+    object_id = body.get("id")
+    if not isinstance(object_id, str):
+        return None
+    if body.get("object") == "vector_store.file":
+        store_id = body.get("vector_store_id")
+        return link_id(store_id, object_id) if isinstance(store_id, str) else None
+    return object_id
 
 
 # The longest text each index column holds (PostgreSQL enforces them; the API's own limits).
@@ -97,13 +120,25 @@ def index_of(body: Mapping[str, Any]) -> Indexed:
     object_type = object_type_of(body)
     object_id = _id(body, "id", object_type)
     thread_id: str | None
+    chain_id: str | None = None
     if object_type == "thread":
         thread_id = object_id
     elif object_type in STANDALONE:
         thread_id = None
+    elif object_type == "vs_file":
+        # A store's files are in the store's chain, as a thread's messages are in the thread's.
+        thread_id = None
+        chain_id = _id(body, "vector_store_id", object_type)
+        object_id = link_id(chain_id, object_id)
+        if not indexable(object_id, ID_LENGTH):
+            raise InvalidApiObjectError(
+                f"the API returned a vector store file whose IDs {object_id[:ID_LENGTH]!r} are too long",
+                hint="an ID has at most 128 characters and no NUL; the server is not a faithful API",
+            )
     else:
         thread_id = _id(body, "thread_id", object_type)
-    chain_id = thread_id if thread_id is not None else object_id
+    if chain_id is None:
+        chain_id = thread_id if thread_id is not None else object_id
     run_id = object_id if object_type == "run" else _opt_id(body, "run_id", object_type)
     assistant_id = object_id if object_type == "assistant" else _opt_id(body, "assistant_id", object_type)
     raw_metadata = body.get("metadata")

@@ -12,7 +12,13 @@ from sqlalchemy import Select, and_, exists, false, func, literal, select, tuple
 
 from assistdb.store.archive import ARRIVAL_ORDER, HEAD_METADATA, HEADS, VERSIONS
 from assistdb.store.database import Database
-from assistdb.store.objects import METADATA_KEY_LENGTH, METADATA_VALUE_LENGTH, ObjectType, indexable
+from assistdb.store.objects import (
+    LINK_SEPARATOR,
+    METADATA_KEY_LENGTH,
+    METADATA_VALUE_LENGTH,
+    ObjectType,
+    indexable,
+)
 
 Order = Literal["asc", "desc"]
 
@@ -86,6 +92,7 @@ class Filters:
 
     thread_id: str | None = None
     run_id: str | None = None
+    vector_store_id: str | None = None  # a vector store's files (``vs_file``)
     assistant_id: str | None = None
     status: str | None = None
     metadata: Mapping[str, str] | None = None
@@ -215,6 +222,16 @@ class ArchiveReader:
         with self.database.read() as connection:
             return list(connection.execute(statement).scalars())
 
+    def links_of_file(self, file_id: str) -> list[str]:
+        """Archive IDs of the live vector store files (``vs_file``) of one file, in any store."""
+        statement = select(HEADS.c.object_id).where(
+            HEADS.c.object_type == "vs_file",
+            HEADS.c.tombstone.is_(False),
+            HEADS.c.object_id.endswith(LINK_SEPARATOR + file_id, autoescape=True),
+        )
+        with self.database.read() as connection:
+            return list(connection.execute(statement.order_by(HEADS.c.object_id)).scalars())
+
     def with_status(
         self, thread_id: str, statuses: Collection[str]
     ) -> list[tuple[ObjectType, str, str | None]]:
@@ -282,6 +299,8 @@ def _apply_filters(statement: Select[Any], object_type: ObjectType, filters: Fil
         statement = statement.where(HEADS.c.thread_id == filters.thread_id)
     if filters.run_id is not None:
         statement = statement.where(HEADS.c.run_id == filters.run_id)
+    if filters.vector_store_id is not None:
+        statement = statement.where(HEADS.c.chain_id == filters.vector_store_id)
     if filters.status is not None:
         statement = statement.where(HEADS.c.status == filters.status)
     if filters.assistant_id is not None:

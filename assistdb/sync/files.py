@@ -1,9 +1,11 @@
 """Archiving the files that archived threads refer to (``threads sync --with-files``).
 
 A thread's file references are scattered over the objects the archive already holds: message
-``attachments``, ``image_file`` content parts, ``file_citation`` and ``file_path`` annotations,
-and the ``tool_resources`` of the thread and of the assistants that ran on it (code interpreter
-file IDs directly, file search through vector stores, whose files are listed on the API). Each
+``attachments``, ``image_file`` content parts, ``file_citation`` and ``file_path`` annotations, and
+the ``tool_resources`` of the thread and of the assistants that ran on it (code interpreter file
+IDs directly, file search through vector stores, whose files are listed on the API: the listing
+archives each store's files (its ``vector_store.file`` objects, so that a restore brings the store
+back whole), and a file the archive had in a store that the listing lacks gets a tombstone). Each
 file found is archived with its content (:meth:`FilesOps.archive_content`): downloaded only when
 the archive lacks that file's content, stored once per distinct content.
 """
@@ -93,11 +95,19 @@ def referenced(store: Store, thread_ids: Iterable[str]) -> References:
     return found
 
 
+def _forget_removed(store: Store, vector_store_id: str, held: set[str]) -> None:
+    """Record a tombstone for each archived file of the store that its full listing lacks."""
+    links = store.reader.iter_find("vs_file", Filters(vector_store_id=vector_store_id))
+    gone = [link.object_id for link in links if link.body["id"] not in held]
+    if gone:
+        store.record_deleted(gone)
+
+
 def archive_thread_files(
     db: AssistDB, thread_ids: Iterable[str], *, on_file: Callable[[str], None] | None = None
 ) -> FilesSyncResult:
     """Archive every file these threads refer to, with its content; vector stores they use are
-    archived too, and their files listed. A file gone from the API is counted, not an error."""
+    archived too, with the files they hold. A file gone from the API is counted, not an error."""
     result = FilesSyncResult()
     found = referenced(db.store, thread_ids)
     for assistant_id in found.assistants:
@@ -111,11 +121,14 @@ def archive_thread_files(
     for store_id in found.stores:
         try:
             db.vector_stores.retrieve(store_id)
-            wanted.update(dict.fromkeys(item.id for item in db.vector_stores.files(store_id)))
+            held = [item.id for item in db.vector_stores.files(store_id)]
         except ApiNotFoundError:
             continue
         except AssistDBError as exc:
             result.errors[store_id] = exc.message
+            continue
+        wanted.update(dict.fromkeys(held))
+        _forget_removed(db.store, store_id, set(held))
     contents_before, bytes_before = db.store.contents.count()
     for file_id in wanted:
         result.files += 1

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import openai
+import pytest
+
 from assistdb.repositories import api
 from assistdb.store import Store
 from tests.cli.conftest import Cli, assert_one_line_error
@@ -129,3 +132,53 @@ def test_update_with_file_search_keeps_the_code_interpreter_files(run_cli: Cli, 
     assert [tool["type"] for tool in updated["tools"]] == ["code_interpreter", "file_search"]
     assert updated["tool_resources"]["code_interpreter"]["file_ids"] == [data.id]
     assert len(updated["tool_resources"]["file_search"]["vector_store_ids"]) == 1
+
+
+def test_update_with_file_search_deletes_only_the_store_it_made_and_nothing_else_uses(
+    run_cli: Cli, tmp_path: Path
+) -> None:
+    notes, more = tmp_path / "notes.txt", tmp_path / "more.txt"
+    notes.write_text("Otters hold hands while they sleep.\n")
+    more.write_text("Owls cannot move their eyes.\n")
+    sdk = run_cli.sdk
+
+    def update(*paths: Path) -> str:
+        """Update the assistant's searched files; the store it then uses."""
+        args = [arg for path in paths for arg in ("--file-search", str(path))]
+        updated = run_cli.json("assistants", "update", made["id"], *args)
+        return str(updated["tool_resources"]["file_search"]["vector_store_ids"][0])
+
+    made = run_cli.json(
+        "assistants", "create", "--name", "reader", "--model", "gpt-4o", "--file-search", str(notes)
+    )
+    first = made["tool_resources"]["file_search"]["vector_store_ids"][0]
+    assert sdk.vector_stores.retrieve(first).metadata == {"assistdb_files_for": "reader"}
+
+    second = update(more)
+    assert second != first
+    with pytest.raises(openai.NotFoundError):
+        sdk.vector_stores.retrieve(first)  # made for it and used by nothing else: deleted
+    archive = Store(run_cli.database_url)
+    try:
+        gone = archive.reader.current(first, include_deleted=True)
+        assert gone is not None and gone.tombstone  # its history stays in the archive
+    finally:
+        archive.close()
+
+    # a store another assistant also uses stays
+    sdk.beta.assistants.create(
+        model="gpt-4o",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [second]}},
+    )
+    assert update(notes) != second
+    assert sdk.vector_stores.retrieve(second).id == second
+    # and so does one made by hand
+    by_hand = sdk.vector_stores.create(name="mine")
+    api.call(
+        sdk.beta.assistants.update,
+        made["id"],
+        tool_resources={"file_search": {"vector_store_ids": [by_hand.id]}},
+    )
+    assert update(more) != by_hand.id
+    assert sdk.vector_stores.retrieve(by_hand.id).id == by_hand.id

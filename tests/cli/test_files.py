@@ -122,3 +122,19 @@ def test_sync_with_files_archives_what_threads_refer_to_once(run_cli: Cli, tmp_p
     with AssistDB(copy.database_url) as db, target.open("wb") as sink:
         assert db.files.archived_content(attached.id, sink.write).sha256 == hashlib.sha256(text).hexdigest()
     assert target.read_bytes() == text
+
+    # the store's files are archived by the sync, and one taken out of it gets a tombstone
+    from assistdb.store import Filters, Store
+
+    archive = Store(run_cli.database_url)
+    of_store = Filters(vector_store_id=store.id)
+    try:
+        links = archive.reader.find("vs_file", of_store)
+        assert [link.object_id for link in links] == [f"{store.id}/{twin.id}"]
+        assert len(archive.reader.find("vs_file")) == 2  # and the attachment's, in the thread's store
+        sdk.vector_stores.files.delete(twin.id, vector_store_id=store.id)
+        run_cli.ok("threads", "sync", thread.id, "--with-files")
+        assert archive.reader.find("vs_file", of_store) == []
+        assert archive.reader.current(f"{store.id}/{twin.id}", include_deleted=True).tombstone
+    finally:
+        archive.close()

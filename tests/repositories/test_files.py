@@ -95,3 +95,49 @@ def test_vector_stores_are_archived_with_their_file_counts(it: Either) -> None:
 
     assert it(it.db.vector_stores.archived(store.id)) is None
     assert it(it.db.vector_stores.find()) == []
+
+
+def test_a_stores_files_are_archived_in_its_chain(it: Either) -> None:
+    zoo = it(it.db.files.create(("zoo.txt", b"Penguins cannot fly."), purpose="assistants"))
+    rust = it(it.db.files.create(("rust.txt", b"Rust is a language."), purpose="assistants"))
+    logo = it(it.db.files.create(("logo.png", b"\x89PNG\xff\xfe"), purpose="assistants"))
+    store = it(it.db.vector_stores.create(name="zoo"))
+    other = it(it.db.vector_stores.create(name="other"))
+
+    added = it(it.db.vector_stores.add_file(store.id, zoo.id, attributes={"year": 2024}))
+    it(it.db.vector_stores.add_files(store.id, [rust.id, logo.id]))
+    it(it.db.vector_stores.add_files(other.id, [zoo.id]))
+
+    assert added.status == "completed" and added.attributes == {"year": 2024}
+    links = it(it.db.vector_stores.archived_files(store.id))
+    assert {(link.id, link.status) for link in links} == {
+        (zoo.id, "completed"),
+        (rust.id, "completed"),
+        (logo.id, "failed"),
+    }
+    assert it(it.db.vector_stores.archived(store.id)).file_counts.failed == 1
+    updated = it(it.db.vector_stores.update_file(store.id, zoo.id, attributes={"year": 2025}))
+    assert it(it.db.vector_stores.file(store.id, zoo.id)) == updated
+    history = it.db.store.reader.history(f"{store.id}/{zoo.id}")
+    assert [v.body["attributes"] for v in history] == [{"year": 2024}, {"year": 2025}]
+    assert {v.chain_id for v in history} == {store.id}  # in the store's chain
+    with it.db.store.database.read() as connection:
+        rows = connection.execute(
+            text("SELECT file_id, status FROM vector_store_files WHERE vector_store_id = :s ORDER BY id"),
+            {"s": store.id},
+        ).all()
+    assert sorted(rows) == sorted([(zoo.id, "completed"), (rust.id, "completed"), (logo.id, "failed")])
+
+    it(it.db.vector_stores.remove_file(store.id, rust.id))  # one link
+    it(it.db.files.delete(zoo.id))  # the file leaves every store
+    assert [link.id for link in it(it.db.vector_stores.archived_files(store.id))] == [logo.id]
+    assert it(it.db.vector_stores.archived_files(other.id)) == []
+    it(it.db.vector_stores.delete(store.id))  # its files go with it
+    assert it(it.db.vector_stores.archived_files(store.id)) == []
+    assert it.db.store.reader.current(f"{store.id}/{logo.id}", include_deleted=True).tombstone
+
+    from assistdb.audit import reindex, verify
+
+    assert verify(it.db.store).ok
+    reindex(it.db.store)
+    assert verify(it.db.store).ok
