@@ -444,7 +444,7 @@ class ChatCompletionsBackend:
                 log.warning(
                     "upstream %s: %s; retry %d of %d in %.2f s",
                     self.settings.location,
-                    self._summary(exc),
+                    summary(exc),
                     attempt_number,
                     self.settings.max_retries,
                     delay,
@@ -486,9 +486,6 @@ class ChatCompletionsBackend:
             return None
         return retry_delay(self.settings, exc, attempt_number)
 
-    def _summary(self, exc: Exception) -> str:
-        return summary(exc)
-
     def _failure(self, exc: Exception, model: str, *, during_stream: bool) -> ModelError:
         """The ``ModelError`` a run fails with; the upstream's words are kept, the key never."""
         secrets = (self.settings.api_key,)
@@ -504,7 +501,7 @@ class ChatCompletionsBackend:
             return ModelError("invalid_prompt" if status in PROMPT_STATUSES else "server_error", said)
         if during_stream:
             if isinstance(exc, openai.APIConnectionError):
-                reason = self._summary(exc)
+                reason = summary(exc)
             elif isinstance(exc, openai.APIError):
                 reason = scrub(upstream_detail(exc), secrets)
             else:
@@ -512,7 +509,7 @@ class ChatCompletionsBackend:
             return ModelError("server_error", f"{where} broke off its answer: {reason}")
         gave_up = f"gave up after {self._tries()}"
         if isinstance(exc, openai.APIConnectionError):
-            return ModelError("server_error", f"could not reach {where}: {self._summary(exc)} ({gave_up})")
+            return ModelError("server_error", f"could not reach {where}: {summary(exc)} ({gave_up})")
         if isinstance(exc, openai.APIError):
             return ModelError(
                 "server_error", f"{where} reported an error: {scrub(upstream_detail(exc), secrets)}"
