@@ -1,6 +1,5 @@
-from importlib.metadata import PackageNotFoundError, version
+"""The one place the version is written: the build reads it from here (``[tool.hatch.version]``),
+so ``--version`` needs no package-metadata lookup at start-up (``importlib.metadata`` and the
+e-mail parser it loads cost tens of milliseconds)."""
 
-try:
-    __version__ = version("assistdb")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0.0.0"
+__version__ = "0.1.0"

@@ -3,6 +3,7 @@ planned items the target confirmed. Rows are only ever added (the tables are app
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,6 +14,8 @@ from assistdb.store.database import Database
 from assistdb.store.schema import MIGRATION_ATTEMPTS as ATTEMPTS
 from assistdb.store.schema import MIGRATION_CONVERSATIONS as CONVERSATIONS
 from assistdb.store.schema import MIGRATION_ITEMS as ITEMS
+
+WRITE_EVERY = 1.0  # seconds between writes of kept-back confirmations (see Journal.confirm)
 
 
 @dataclass(frozen=True)
@@ -25,41 +28,68 @@ class Progress:
     attempts: int  # creates sent for this thread and target
 
 
+@dataclass
+class _Pending:
+    """Confirmations not written yet: consecutive positions of one conversation."""
+
+    conversation_id: str
+    first_position: int
+    item_ids: list[str]
+
+
 class Journal:
     """Reads and appends journal rows, each append in its own transaction."""
 
     def __init__(self, database: Database, target: str) -> None:
         self.database = database
         self.target = target
+        self._pending: _Pending | None = None
+        self._written_at = time.monotonic()
 
     def progress(self, thread_id: str) -> Progress:
+        """Read in one statement (one round trip, one moment of the journal)."""
+        conversation = (
+            select(CONVERSATIONS.c.conversation_id)
+            .where(CONVERSATIONS.c.thread_id == thread_id, CONVERSATIONS.c.target == self.target)
+            .scalar_subquery()
+        )
+        last = (
+            select(ITEMS.c.position, ITEMS.c.item_id)
+            .where(ITEMS.c.conversation_id == conversation)
+            .order_by(ITEMS.c.position.desc())
+            .limit(1)
+            .subquery()
+        )
+        attempts = (
+            select(func.count())
+            .where(ATTEMPTS.c.thread_id == thread_id, ATTEMPTS.c.target == self.target)
+            .scalar_subquery()
+        )
+        statement = select(
+            conversation.label("conversation_id"),
+            attempts.label("attempts"),
+            select(last.c.position).scalar_subquery().label("position"),
+            select(last.c.item_id).scalar_subquery().label("item_id"),
+        )
         with self.database.read() as connection:
-            conversation_id = connection.execute(
-                select(CONVERSATIONS.c.conversation_id).where(
-                    CONVERSATIONS.c.thread_id == thread_id, CONVERSATIONS.c.target == self.target
-                )
-            ).scalar()
-            attempts = connection.execute(
-                select(func.count()).where(
-                    ATTEMPTS.c.thread_id == thread_id, ATTEMPTS.c.target == self.target
-                )
-            ).scalar_one()
-            if conversation_id is None:
-                return Progress(None, 0, None, int(attempts))
-            last = connection.execute(
-                select(ITEMS.c.position, ITEMS.c.item_id)
-                .where(ITEMS.c.conversation_id == conversation_id)
-                .order_by(ITEMS.c.position.desc())
-                .limit(1)
-            ).first()
-        confirmed = 0 if last is None else int(last.position) + 1
+            row = connection.execute(statement).one()
+        if row.conversation_id is None:
+            return Progress(None, 0, None, int(row.attempts))
+        confirmed = 0 if row.position is None else int(row.position) + 1
         return Progress(
-            str(conversation_id), confirmed, None if last is None else str(last.item_id), int(attempts)
+            str(row.conversation_id),
+            confirmed,
+            None if row.item_id is None else str(row.item_id),
+            int(row.attempts),
         )
 
     def attempt(self, thread_id: str) -> None:
-        """Note a create about to be sent (before sending it)."""
-        with self.database.write() as connection:
+        """Note a create about to be sent (before sending it).
+
+        Only a note (the count tells the user a stray conversation may exist), so it does not
+        wait for PostgreSQL's flush; ``created``, which keeps a rerun from making a second
+        conversation, does."""
+        with self.database.write(durable=False) as connection:
             connection.execute(
                 insert(ATTEMPTS).values(thread_id=thread_id, target=self.target, attempted_at_us=now_us())
             )
@@ -76,13 +106,36 @@ class Journal:
             )
 
     def confirm(self, conversation_id: str, first_position: int, item_ids: Sequence[str]) -> None:
-        """Record items confirmed at consecutive positions, all in one transaction.
+        """Record items confirmed at consecutive positions.
 
-        Not flushed to disk before the next batch goes out (``durable=False``): if a crash of
-        the database server loses some confirmations, the next run finds its journal behind the
-        target and reconciles by listing, as after any uncertain request. The records that
-        prevent a second conversation (``attempt``, ``created``) stay durable."""
+        Confirmations are kept back and written together, once :data:`WRITE_EVERY` seconds have
+        passed since the last write or at :meth:`flush` (the migration flushes before it lists a
+        conversation and when it leaves a thread), without waiting for PostgreSQL's flush to disk
+        (``durable=False``). Losing some, to a kill or a crash of the database server, costs
+        only a listing: the next run finds the journal behind the target and reconciles, as
+        after any uncertain request. The records that prevent a second conversation
+        (``created``) are written at once and durably."""
         if not item_ids:
+            return
+        pending = self._pending
+        if pending is not None and (
+            pending.conversation_id != conversation_id
+            or pending.first_position + len(pending.item_ids) != first_position
+        ):
+            self.flush()
+            pending = None
+        if pending is None:
+            self._pending = _Pending(conversation_id, first_position, list(item_ids))
+        else:
+            pending.item_ids.extend(item_ids)
+        if time.monotonic() - self._written_at >= WRITE_EVERY:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write the confirmations kept back, in one transaction."""
+        pending, self._pending = self._pending, None
+        self._written_at = time.monotonic()
+        if pending is None:
             return
         at = now_us()
         with self.database.write(durable=False) as connection:
@@ -90,12 +143,12 @@ class Journal:
                 insert(ITEMS),
                 [
                     {
-                        "conversation_id": conversation_id,
-                        "position": first_position + offset,
+                        "conversation_id": pending.conversation_id,
+                        "position": pending.first_position + offset,
                         "item_id": item_id,
                         "confirmed_at_us": at,
                     }
-                    for offset, item_id in enumerate(item_ids)
+                    for offset, item_id in enumerate(pending.item_ids)
                 ],
             )
 

@@ -102,18 +102,15 @@ class Migrator:
     # planning ---------------------------------------------------------------------------------
 
     def plan(self, thread_id: str, *, check_files: bool = True) -> Plan:
-        reader = self.store.reader
-        thread = reader.current(thread_id)
-        if thread is None or thread.object_type != "thread":
+        contents = self.store.reader.thread_contents(thread_id)
+        if contents is None:
             raise NotFoundError(f"the archive has no thread {thread_id}", hint="sync it first")
-        scope = Filters(thread_id=thread_id)
-        messages = [v.body for v in reader.iter_find("message", scope)]
-        runs = [v.body for v in reader.iter_find("run", scope)]
-        steps = [v.body for v in reader.iter_find("run_step", scope)]
         missing: set[str] = set()
         if check_files:
-            missing = {file_id for file_id in _image_files(messages) if not self._has_file(file_id)}
-        return plan_thread(thread.body, messages, runs, steps, missing_files=missing)
+            missing = {file_id for file_id in _image_files(contents.messages) if not self._has_file(file_id)}
+        return plan_thread(
+            contents.thread, contents.messages, contents.runs, contents.steps, missing_files=missing
+        )
 
     def _has_file(self, file_id: str) -> bool:
         """Whether the target has the file (a 404 says not; any other failure fails the thread)."""
@@ -158,6 +155,12 @@ class Migrator:
         return outcome
 
     def _migrate(self, plan: Plan, outcome: ThreadOutcome) -> None:
+        try:
+            self._send_rest(plan, outcome)
+        finally:  # even on Ctrl-C: what was confirmed is journaled, or lost only to a crash
+            self.journal.flush()
+
+    def _send_rest(self, plan: Plan, outcome: ThreadOutcome) -> None:
         progress = self.journal.progress(plan.thread_id)
         if progress.attempts > 0 and progress.conversation_id is None:
             outcome.notes.append(
@@ -220,6 +223,7 @@ class Migrator:
     ) -> tuple[int, str | None]:
         """Journal the items the target holds beyond the last journaled one (all of them when
         none is), checking each against the plan; return the new count and last item ID."""
+        self.journal.flush()  # what is kept back is journaled before the listing it is matched to
         start = 0 if last is None else confirmed
         found = list(self._list(conversation_id, after=last))
         if not found:

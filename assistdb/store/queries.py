@@ -51,6 +51,16 @@ class StoredVersion:
         return datetime.fromtimestamp(self.observed_at_us / 1_000_000, tz=UTC)
 
 
+@dataclass(frozen=True)
+class ThreadContents:
+    """The bodies of a thread and of what it holds (see :meth:`ArchiveReader.thread_contents`)."""
+
+    thread: dict[str, Any]
+    messages: list[dict[str, Any]]
+    runs: list[dict[str, Any]]
+    steps: list[dict[str, Any]]
+
+
 VERSION_COLUMNS = (
     VERSIONS.c.id,
     VERSIONS.c.chain_id,
@@ -115,6 +125,33 @@ class ArchiveReader:
         with self.database.read() as connection:
             row = connection.execute(statement).first()
         return stored_version(row) if row else None
+
+    def thread_contents(self, thread_id: str) -> ThreadContents | None:
+        """The bodies of a live thread and of its live messages, runs and steps, each kind in
+        arrival order, or None if the archive has no such thread: one statement, so one moment of
+        the archive and one round trip (a migration plans each thread from this)."""
+        statement = (
+            select(HEADS.c.object_type, VERSIONS.c.body)
+            .select_from(
+                HEADS.join(
+                    VERSIONS,
+                    and_(VERSIONS.c.object_id == HEADS.c.object_id, VERSIONS.c.version == HEADS.c.version),
+                )
+            )
+            .where(
+                HEADS.c.thread_id == thread_id,
+                HEADS.c.object_type.in_(("thread", "message", "run", "run_step")),
+                HEADS.c.tombstone.is_(False),
+            )
+            .order_by(*ARRIVAL_ORDER)
+        )
+        kinds: dict[str, list[dict[str, Any]]] = {"thread": [], "message": [], "run": [], "run_step": []}
+        with self.database.read() as connection:
+            for object_type, body in connection.execute(statement):
+                kinds[object_type].append(json.loads(body))
+        if not kinds["thread"]:
+            return None
+        return ThreadContents(kinds["thread"][0], kinds["message"], kinds["run"], kinds["run_step"])
 
     def last_live(self, object_id: str) -> StoredVersion | None:
         """The latest version that is not a tombstone: what a deleted object was when last seen."""
