@@ -362,4 +362,7 @@ def configure_logging(
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     handler.addFilter(secrets.RedactingFilter())
     logging.basicConfig(level=logging.INFO, handlers=[handler])
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # One line per upstream request (the SDK's HTTP client: httpx, httpx2 since openai 3.57) and
+    # per Alembic plugin at start: noise beside the server's own log.
+    for chatty in ("httpx", "httpx2", "alembic.runtime.plugins"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -232,6 +232,8 @@ def test_serve_answers_runs_from_an_upstream_whose_url_carries_credentials(tmp_p
     assert served.process.returncode == 0
     assert "Chat Completions endpoint at http://127.0.0.1:" in stderr
     assert "url-s3cret" not in stderr and "sk-upstream-Secret" not in stderr
+    # the SDK's HTTP client logs no line per upstream request, nor Alembic one per plugin
+    assert "HTTP Request:" not in stderr and "setup plugin" not in stderr
 
 
 def test_a_public_address_without_a_key_is_warned_about(tmp_path: Path) -> None:
