@@ -8,9 +8,11 @@ applies; no errata are needed for this surface. The description has no embedding
 
 from __future__ import annotations
 
+import base64
 import copy
 import inspect
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,8 @@ def embedding_errors(exchange: Exchange) -> list[str]:
     problems += [f"embeddings request: missing {name!r}" for name in _REQUIRED_EMBEDDING_FIELDS - set(body)]
     if exchange.status == 200:
         for answer in exchange.answers:
+            if body.get("encoding_format") == "base64":
+                answer = _decoded(answer)
             try:
                 CreateEmbeddingResponse.model_validate(answer, strict=True)
             except pydantic.ValidationError as exc:
@@ -95,6 +99,16 @@ def embedding_errors(exchange: Exchange) -> list[str]:
             extra = set(answer) - set(CreateEmbeddingResponse.model_fields)
             problems += [f"CreateEmbeddingResponse: unknown field {name!r}" for name in extra]
     return problems
+
+
+def _decoded(answer: dict[str, Any]) -> dict[str, Any]:
+    """A base64 answer as the SDK reads it: each embedding a string of float32 values, decoded
+    before its types apply (the types, like the spec, describe only lists of floats)."""
+    data = []
+    for item in answer.get("data", []):
+        raw = base64.b64decode(item["embedding"], validate=True)
+        data.append({**item, "embedding": list(struct.unpack(f"<{len(raw) // 4}f", raw))})
+    return {**answer, "data": data}
 
 
 _EMBEDDING_FIELDS = set(EmbeddingCreateParams.__annotations__)

@@ -224,3 +224,30 @@ def test_a_real_upstream_that_answers_embeddings() -> None:
         assert {item.status for item in client.vector_stores.files.list(store.id).data} == {"completed"}
         found = client.vector_stores.search(store.id, query="How do plants make food from sunlight?").data
         assert found and found[0].score == 1.0 and found[0].file_id in ids.values()
+
+
+def test_embeddings_are_read_as_base64_or_as_floats_and_garbage_fails_the_batch() -> None:
+    """The runtime asks for base64 (4 bytes a value, no per-float parsing); an upstream that
+    ignores ``encoding_format`` and answers floats is read too, with the same vectors."""
+    import base64
+    import struct
+
+    from assistdb.server.backends.embeddings import Embedder
+    from assistdb.server.embeddings import EmbeddingFailure, pack
+
+    settings = UpstreamSettings.from_values(
+        {"base_url": "http://127.0.0.1:9/v1", "api_key": SECRET_KEY, "embedding_model": MODEL}
+    )
+    embedder = Embedder(settings)
+    first, second = [3.0, 4.0, 0.0], [0.0, 0.0, 2.0]
+
+    def answer(*embeddings: object) -> bytes:
+        data = [{"object": "embedding", "index": i, "embedding": e} for i, e in enumerate(embeddings)]
+        return json.dumps({"object": "list", "data": list(reversed(data))}).encode()
+
+    as_base64 = [base64.b64encode(struct.pack("<3f", *vector)).decode() for vector in (first, second)]
+    assert embedder._vectors(answer(*as_base64), 2) == [pack(first), pack(second)]
+    assert embedder._vectors(answer(first, second), 2) == [pack(first), pack(second)]
+    for bad in (answer("not base64!", second), answer(["x"], second), b"{}", answer(first, [1.0])):
+        assert isinstance(embedder._vectors(bad, 2), EmbeddingFailure)
+    assert isinstance(embedder._vectors(answer(first), 2), EmbeddingFailure)  # one answer for two
