@@ -9,14 +9,13 @@ matches if it holds any query word, and scores are relative to the best match of
 
 With embeddings on (``hybrid``), every chunk with a vector is a candidate as well, ranked by
 cosine similarity to the query, and the two rankings are fused by reciprocal rank (see
-``fuse``). Similarity is computed by brute force over the searched stores' vectors: no index, so
-a search costs one pass over them (fine up to tens of thousands of chunks).
+``fuse``). Similarity is computed by brute force over the searched stores' vectors (a numpy
+matrix product): no index, so a search costs one read of them (fine up to tens of thousands of
+chunks).
 """
 
 from __future__ import annotations
 
-import heapq
-import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +24,6 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
 from assistdb.server import file_tables
-from assistdb.server.embeddings import unpack
 
 #: What ``auto`` chunking means, as the real API documented it.
 AUTO_MAX_TOKENS = 800
@@ -34,6 +32,8 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 _TERM = re.compile(r"\w+")
 MAX_TERMS = 64
 CANDIDATES = 1000
+#: Chunks without a vector that one hybrid search embeds before it ranks (see ``unembedded``).
+BACKFILL_CHUNKS = 1024
 #: Reciprocal rank fusion's constant: a rank r in either list counts 1 / (RRF_K + r).
 RRF_K = 60
 
@@ -94,20 +94,57 @@ def index_file(
         .where(table.c.vector_store_id == vector_store_id, table.c.file_id == file_id)
         .order_by(table.c.n)
     ).scalars()
+    add_vectors(
+        connection,
+        model,
+        [(seq, vector_store_id, file_id, vector) for seq, vector in zip(seqs, values, strict=True)],
+    )
+
+
+def add_vectors(connection: Connection, model: str, rows: Sequence[tuple[int, str, str, bytes]]) -> None:
+    """Store each (chunk seq, store, file, vector) as the chunk's vector from ``model``, replacing
+    any vector it had (from another model: a chunk keeps one)."""
+    if not rows:
+        return
+    table = file_tables.chunk_embeddings
+    seqs = [row[0] for row in rows]
+    for start in range(0, len(seqs), 500):
+        connection.execute(delete(table).where(table.c.chunk_seq.in_(seqs[start : start + 500])))
     connection.execute(
-        insert(file_tables.chunk_embeddings),
+        insert(table),
         [
             {
                 "chunk_seq": seq,
-                "vector_store_id": vector_store_id,
+                "vector_store_id": store_id,
                 "file_id": file_id,
                 "model": model,
                 "dimensions": len(vector) // 4,
                 "vector": vector,
             }
-            for seq, vector in zip(seqs, values, strict=True)
+            for seq, store_id, file_id, vector in rows
         ],
     )
+
+
+def unembedded(
+    connection: Connection, store_ids: Sequence[str], model: str, limit: int
+) -> list[tuple[int, str, str, str]]:
+    """(seq, store, file, text) of up to ``limit`` of the stores' chunks that have no vector from
+    ``model`` (indexed while embeddings were off or by another model, or rebuilt by a restore),
+    oldest first."""
+    chunks, vectors = file_tables.chunks, file_tables.chunk_embeddings
+    embedded = (
+        select(vectors.c.chunk_seq)
+        .where(vectors.c.chunk_seq == chunks.c.seq, vectors.c.model == model)
+        .exists()
+    )
+    rows = connection.execute(
+        select(chunks.c.seq, chunks.c.vector_store_id, chunks.c.file_id, chunks.c.text)
+        .where(chunks.c.vector_store_id.in_(list(store_ids)), ~embedded)
+        .order_by(chunks.c.seq)
+        .limit(limit)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
 def unindex_file(connection: Connection, vector_store_id: str | None, file_id: str) -> None:
@@ -206,29 +243,49 @@ def _lexical(
 def _similar(
     connection: Connection, store_ids: Sequence[str], model: str, query_vectors: Sequence[bytes]
 ) -> list[int]:
-    """Seqs of the chunks most similar to any query (cosine above 0), best first, at most
-    ``CANDIDATES``: one pass over the stores' vectors of ``model`` (unit length: a dot product)."""
-    queries = [unpack(vector) for vector in query_vectors]
+    """Seqs of the chunks most similar to any query (cosine above 0), best first (ties by seq),
+    at most ``CANDIDATES``: one pass over the stores' vectors of ``model`` (unit length: a dot
+    product), as one matrix product per dimension (a vector of another dimension than every
+    query's is skipped)."""
+    import numpy  # here, not at the top: only hybrid searches need it, and it is slow to import
+
+    queries: dict[int, list[bytes]] = {}
+    for vector in query_vectors:
+        queries.setdefault(len(vector) // 4, []).append(vector)
     table = file_tables.chunk_embeddings
-    rows = connection.execute(
-        select(table.c.chunk_seq, table.c.vector).where(
-            table.c.vector_store_id.in_(list(store_ids)), table.c.model == model
+    rows: dict[int, tuple[list[int], list[bytes]]] = {size: ([], []) for size in queries}
+    for seq, size, data in connection.execute(
+        select(table.c.chunk_seq, table.c.dimensions, table.c.vector).where(
+            table.c.vector_store_id.in_(list(store_ids)),
+            table.c.model == model,
+            table.c.dimensions.in_(list(queries)),
         )
-    )
-    best: list[tuple[float, int]] = []
-    for seq, data in rows:
-        vector = unpack(data)
-        similarity = max(
-            (sum(map(operator.mul, query, vector)) for query in queries if len(query) == len(vector)),
-            default=0.0,
-        )
-        if similarity <= 0:
+    ):
+        seqs, vectors = rows[size]
+        seqs.append(seq)
+        vectors.append(data)
+    found_seqs, found_similarities = [], []
+    for size, (seqs, vectors) in rows.items():
+        if not seqs:
             continue
-        if len(best) < CANDIDATES:
-            heapq.heappush(best, (similarity, -seq))
-        elif similarity > best[0][0]:
-            heapq.heapreplace(best, (similarity, -seq))
-    return [-negated for _, negated in sorted(best, reverse=True)]
+        matrix = numpy.frombuffer(b"".join(vectors), dtype="<f4").reshape(len(seqs), size)
+        wanted = numpy.frombuffer(b"".join(queries[size]), dtype="<f4").reshape(-1, size)
+        found_seqs.append(numpy.asarray(seqs, dtype=numpy.int64))
+        found_similarities.append((matrix @ wanted.T).max(axis=1))
+    if not found_seqs:
+        return []
+    seq_array = numpy.concatenate(found_seqs)
+    similarities = numpy.concatenate(found_similarities)
+    positive = similarities > 0
+    seq_array, similarities = seq_array[positive], similarities[positive]
+    if len(similarities) > CANDIDATES:
+        # The CANDIDATES-th best similarity; every chunk at least as similar stays, so that a
+        # tie across the cut is broken by seq below rather than by where the partition put it.
+        cut = numpy.partition(similarities, len(similarities) - CANDIDATES)[len(similarities) - CANDIDATES]
+        kept = similarities >= cut
+        seq_array, similarities = seq_array[kept], similarities[kept]
+    order = numpy.lexsort((seq_array, -similarities))[:CANDIDATES]
+    return [int(seq) for seq in seq_array[order]]
 
 
 def fuse(lexical: Sequence[int], similar: Sequence[int]) -> list[tuple[int, float]]:
