@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
 from assistdb.server import file_tables
+from assistdb.store.database import upsert_insert
 
 #: What ``auto`` chunking means, as the real API documented it.
 AUTO_MAX_TOKENS = 800
@@ -34,6 +35,8 @@ MAX_TERMS = 64
 CANDIDATES = 1000
 #: Chunks without a vector that one hybrid search embeds before it ranks (see ``unembedded``).
 BACKFILL_CHUNKS = 1024
+#: Vectors read and multiplied at a time by a similarity pass.
+_BLOCK = 512
 #: Reciprocal rank fusion's constant: a rank r in either list counts 1 / (RRF_K + r).
 RRF_K = 60
 
@@ -103,15 +106,18 @@ def index_file(
 
 def add_vectors(connection: Connection, model: str, rows: Sequence[tuple[int, str, str, bytes]]) -> None:
     """Store each (chunk seq, store, file, vector) as the chunk's vector from ``model``, replacing
-    any vector it had (from another model: a chunk keeps one)."""
+    any vector it had (from another model, or from a concurrent search that gave it one first: a
+    chunk keeps one)."""
     if not rows:
         return
     table = file_tables.chunk_embeddings
-    seqs = [row[0] for row in rows]
-    for start in range(0, len(seqs), 500):
-        connection.execute(delete(table).where(table.c.chunk_seq.in_(seqs[start : start + 500])))
+    statement = upsert_insert(connection)(table)
+    replaced = ("vector_store_id", "file_id", "model", "dimensions", "vector")
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.chunk_seq], set_={name: statement.excluded[name] for name in replaced}
+    )
     connection.execute(
-        insert(table),
+        statement,
         [
             {
                 "chunk_seq": seq,
@@ -252,26 +258,31 @@ def _similar(
     queries: dict[int, list[bytes]] = {}
     for vector in query_vectors:
         queries.setdefault(len(vector) // 4, []).append(vector)
+    wanted = {
+        size: numpy.frombuffer(b"".join(vectors), dtype="<f4").reshape(-1, size).T.astype(numpy.float64)
+        for size, vectors in queries.items()
+    }
     table = file_tables.chunk_embeddings
-    rows: dict[int, tuple[list[int], list[bytes]]] = {size: ([], []) for size in queries}
-    for seq, size, data in connection.execute(
-        select(table.c.chunk_seq, table.c.dimensions, table.c.vector).where(
-            table.c.vector_store_id.in_(list(store_ids)),
-            table.c.model == model,
-            table.c.dimensions.in_(list(queries)),
-        )
-    ):
-        seqs, vectors = rows[size]
-        seqs.append(seq)
-        vectors.append(data)
+    statement = select(table.c.chunk_seq, table.c.dimensions, table.c.vector).where(
+        table.c.vector_store_id.in_(list(store_ids)),
+        table.c.model == model,
+        table.c.dimensions.in_(list(queries)),
+    )
     found_seqs, found_similarities = [], []
-    for size, (seqs, vectors) in rows.items():
-        if not seqs:
-            continue
-        matrix = numpy.frombuffer(b"".join(vectors), dtype="<f4").reshape(len(seqs), size)
-        wanted = numpy.frombuffer(b"".join(queries[size]), dtype="<f4").reshape(-1, size)
-        found_seqs.append(numpy.asarray(seqs, dtype=numpy.int64))
-        found_similarities.append((matrix @ wanted.T).max(axis=1))
+    # In blocks: memory stays at one block's vectors, and each block is multiplied while in cache.
+    for block in connection.execute(statement.execution_options(yield_per=_BLOCK)).partitions():
+        by_size: dict[int, tuple[list[int], list[bytes]]] = {}
+        for seq, size, data in block:
+            seqs, vectors = by_size.setdefault(size, ([], []))
+            seqs.append(seq)
+            vectors.append(data)
+        for size, (seqs, vectors) in by_size.items():
+            # In double precision, as one float32 product summed in another order could swap
+            # two chunks whose similarities differ in the last float32 digit.
+            matrix = numpy.frombuffer(b"".join(vectors), dtype="<f4").reshape(len(seqs), size)
+            matrix = matrix.astype(numpy.float64)
+            found_seqs.append(numpy.asarray(seqs, dtype=numpy.int64))
+            found_similarities.append((matrix @ wanted[size]).max(axis=1))
     if not found_seqs:
         return []
     seq_array = numpy.concatenate(found_seqs)
