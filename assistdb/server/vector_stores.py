@@ -567,6 +567,8 @@ def search_stores(
     """The best chunks of the stores for the queries, as search result items."""
     hybrid = _query_vectors(tx, queries)
     _backfill(tx, store_ids)
+    if tx.embeddings is not None and tx.embeddings.missing:
+        return []  # not worth searching: this pass is rolled back, and runs again with the vectors
     hits = file_search.search(tx.connection, store_ids, queries, hybrid)
     table = file_tables.vector_store_files
     file_ids = sorted({hit.file_id for hit in hits})
