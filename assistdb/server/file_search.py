@@ -17,7 +17,7 @@ chunks).
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -262,15 +262,8 @@ def _similar(
         size: numpy.frombuffer(b"".join(vectors), dtype="<f4").reshape(-1, size).T.astype(numpy.float64)
         for size, vectors in queries.items()
     }
-    table = file_tables.chunk_embeddings
-    statement = select(table.c.chunk_seq, table.c.dimensions, table.c.vector).where(
-        table.c.vector_store_id.in_(list(store_ids)),
-        table.c.model == model,
-        table.c.dimensions.in_(list(queries)),
-    )
     found_seqs, found_similarities = [], []
-    # In blocks: memory stays at one block's vectors, and each block is multiplied while in cache.
-    for block in connection.execute(statement.execution_options(yield_per=_BLOCK)).partitions():
+    for block in _vector_blocks(connection, store_ids, model, list(queries)):
         by_size: dict[int, tuple[list[int], list[bytes]]] = {}
         for seq, size, data in block:
             seqs, vectors = by_size.setdefault(size, ([], []))
@@ -297,6 +290,32 @@ def _similar(
         seq_array, similarities = seq_array[kept], similarities[kept]
     order = numpy.lexsort((seq_array, -similarities))[:CANDIDATES]
     return [int(seq) for seq in seq_array[order]]
+
+
+def _vector_blocks(
+    connection: Connection, store_ids: Sequence[str], model: str, sizes: list[int]
+) -> Iterator[Sequence[Any]]:
+    """(seq, dimensions, vector) of the stores' vectors of ``model`` and these sizes, ``_BLOCK``
+    at a time: each block is multiplied while in cache, and (on SQLite) memory holds one block.
+    PostgreSQL's rows come in binary format, through the driver's cursor: in text format
+    ``bytea`` travels, and is parsed, as hex, which took over half of a pass at 1,536 dimensions
+    (libpq then holds the whole result, in binary, until the pass is over)."""
+    if connection.dialect.name == "postgresql":
+        driver: Any = connection.connection.driver_connection
+        with driver.cursor(binary=True) as cursor:
+            cursor.execute(
+                "SELECT chunk_seq, dimensions, vector FROM server_vector_store_chunk_embeddings "
+                "WHERE vector_store_id = ANY(%s) AND model = %s AND dimensions = ANY(%s)",
+                (list(store_ids), model, sizes),
+            )
+            while block := cursor.fetchmany(_BLOCK):
+                yield block
+        return
+    table = file_tables.chunk_embeddings
+    statement = select(table.c.chunk_seq, table.c.dimensions, table.c.vector).where(
+        table.c.vector_store_id.in_(list(store_ids)), table.c.model == model, table.c.dimensions.in_(sizes)
+    )
+    yield from connection.execute(statement.execution_options(yield_per=_BLOCK)).partitions()
 
 
 def fuse(lexical: Sequence[int], similar: Sequence[int]) -> list[tuple[int, float]]:

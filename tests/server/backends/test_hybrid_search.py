@@ -240,6 +240,23 @@ def test_chunks_indexed_before_embeddings_were_on_get_vectors_when_searched(
     assert inputs[2:] == [[MISSPELT]]
 
 
+def test_after_a_change_of_model_searches_replace_the_old_models_vectors(
+    upstream: ScriptedUpstream, make_server: Callable[..., LocalServer], database_url: str
+) -> None:
+    first = make_server(database_url=database_url, upstream=settings_for(upstream, embedding_model=MODEL))
+    with first.client() as client:
+        store, ids = _store(client)
+    first.stop()
+    second = make_server(
+        database_url=database_url, upstream=settings_for(upstream, embedding_model="emb-next")
+    )
+    with second.client() as client:
+        assert client.vector_stores.search(store.id, query=MISSPELT).data[0].file_id == ids["bio.txt"]
+    vectors = _rows(database_url, "server_vector_store_chunk_embeddings")
+    assert sorted(row.file_id for row in vectors) == sorted(ids.values())
+    assert {row.model for row in vectors} == {"emb-next"}
+
+
 def test_one_search_embeds_at_most_backfill_chunks(
     upstream: ScriptedUpstream,
     make_server: Callable[..., LocalServer],
