@@ -102,7 +102,7 @@ def code_interpreter_resources(db: AssistDB, paths: Sequence[Path]) -> dict[str,
 
 
 def current_store_ids(assistant: Any) -> list[str]:
-    """The vector stores an assistant's file search uses now (an SDK object or its dict)."""
+    """The vector stores an assistant's (or a thread's) file search uses now (an SDK object or its dict)."""
     body = assistant.to_dict() if hasattr(assistant, "to_dict") else dict(assistant or {})
     resources = body.get("tool_resources") or {}
     return list((resources.get("file_search") or {}).get("vector_store_ids") or [])
@@ -147,8 +147,8 @@ def replaced_stores(
     db: AssistDB, assistant_id: str, name: str, old_ids: Sequence[str], new_ids: Sequence[str]
 ) -> list[str]:
     """Of the stores an assistant (named ``name``) used before, those it no longer uses that were
-    made here for it (by their :data:`MADE_FOR` metadata) and that no other assistant uses: the
-    stores ``apply`` may delete."""
+    made here for it (by their :data:`MADE_FOR` metadata) and that no other assistant and no
+    thread uses (see :func:`threads_using`): the stores ``apply`` may delete."""
     candidates = []
     for store_id in old_ids:
         if store_id in new_ids:
@@ -167,4 +167,27 @@ def replaced_stores(
         if assistant.id != assistant_id
         for store_id in current_store_ids(assistant)
     }
-    return [store_id for store_id in candidates if store_id not in used]
+    unused = [store_id for store_id in candidates if store_id not in used]
+    in_threads = threads_using(db, unused) if unused else set()
+    return [store_id for store_id in unused if store_id not in in_threads]
+
+
+def threads_using(db: AssistDB, store_ids: Sequence[str]) -> set[str]:
+    """Of these stores, those a thread's ``tool_resources`` names. The API cannot list threads,
+    so the candidates are the archive's live threads whose last archived version names one;
+    each is then retrieved, and what it names now counts (a thread deleted since names none). A
+    thread the archive never saw is not known."""
+    wanted = set(store_ids)
+    named = [
+        stored.object_id
+        for stored in db.store.reader.iter_find("thread")
+        if any(store_id in stored.body_json for store_id in wanted)
+    ]
+    used: set[str] = set()
+    for thread_id in named:
+        try:
+            thread = db.threads.retrieve(thread_id)
+        except ApiNotFoundError:
+            continue
+        used.update(wanted.intersection(current_store_ids(thread)))
+    return used

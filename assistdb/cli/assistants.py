@@ -223,7 +223,8 @@ def update(
 ) -> None:
     """Change an assistant; only the options given change (--tool/--tools replace all tools;
     --file-search replaces the searched files, reusing what is uploaded already, and deletes the
-    store it replaces if assistdb made it for this assistant and no other assistant uses it)."""
+    store it replaces if assistdb made it for this assistant and no other assistant or known
+    thread uses it)."""
     params = _params(**options)
     current = None
     if file_search:

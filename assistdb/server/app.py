@@ -28,7 +28,7 @@ from assistdb.server.backends.base import ModelBackend
 from assistdb.server.backends.scripted import ScriptedBackend
 from assistdb.server.body import read_body
 from assistdb.server.config import ServerConfig
-from assistdb.server.embeddings import Known, NeedEmbeddings, known_vectors
+from assistdb.server.embeddings import until_known
 from assistdb.server.errors import HttpError, internal_error, invalid
 from assistdb.server.faults import FaultInjector
 from assistdb.server.operations import Api, Call, Reply, Result, StreamReply
@@ -176,17 +176,12 @@ class AssistantsApp:
     async def _handle(self, handler: routes.Handler, call: Call) -> Result:
         """Run the operation; one that needs embeddings not computed yet was rolled back
         (``NeedEmbeddings``) and runs again once they are (``server.embeddings``)."""
-        known: Known = {}
-        with known_vectors(known):
-            while True:
-                try:
-                    outcome = handler(self.api, call)
-                    return await outcome if inspect.isawaitable(outcome) else outcome
-                except NeedEmbeddings as need:
-                    fresh = [text for text in need.texts if text not in known]
-                    if self.embedder is None or not fresh:
-                        raise
-                    known.update(await self.embedder.embed(fresh))
+
+        async def attempt() -> Result:
+            outcome = handler(self.api, call)
+            return await outcome if inspect.isawaitable(outcome) else outcome
+
+        return await until_known(attempt, self.embedder.embed if self.embedder is not None else None, {})
 
     def _authorize(self, request: Request) -> None:
         expected = self.config.api_key

@@ -6,8 +6,9 @@ a transaction asks ``Tx.embeddings`` (a ``Lookup``) for the vector of each text 
 the request has not computed yet is noted as missing, and the transaction is rolled back with
 ``NeedEmbeddings`` before it commits. The app then computes those vectors outside any
 transaction, in batches (``backends.embeddings.Embedder``), and runs the handler again with them
-known (``known_vectors``); the second pass writes chunks and their vectors together, or nothing.
-The run driver computes a ``file_search`` round's query vectors before its transaction.
+known (``until_known``); the second pass writes chunks and their vectors together, or nothing.
+The run driver computes a ``file_search`` round's query vectors before its transaction, and
+runs the transaction again the same way when it needs more (chunks a search gives vectors).
 
 A vector is stored as little-endian float32 bytes, scaled to unit length, so a cosine similarity
 is a dot product. A text the upstream could not embed is known as an ``EmbeddingFailure``: a file
@@ -21,8 +22,9 @@ import contextvars
 import math
 import sys
 from array import array
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class EmbeddingFailure:
 
 
 Known = dict[str, bytes | EmbeddingFailure]
+T = TypeVar("T")
 
 _known: contextvars.ContextVar[Known | None] = contextvars.ContextVar("assistdb_known_vectors", default=None)
 
@@ -53,6 +56,22 @@ class NeedEmbeddings(Exception):
     def __init__(self, texts: Sequence[str]) -> None:
         super().__init__(f"{len(texts)} texts need embeddings")
         self.texts = list(texts)
+
+
+async def until_known(
+    attempt: Callable[[], Awaitable[T]], embed: Callable[[list[str]], Awaitable[Known]] | None, known: Known
+) -> T:
+    """``attempt`` (which opens its own transactions) run again, with the vectors ``embed``
+    computed outside any transaction, as long as it needs some not known yet."""
+    with known_vectors(known):
+        while True:
+            try:
+                return await attempt()
+            except NeedEmbeddings as need:
+                fresh = [text for text in need.texts if text not in known]
+                if embed is None or not fresh:
+                    raise
+                known.update(await embed(fresh))
 
 
 @dataclass
@@ -88,11 +107,3 @@ def pack(values: Sequence[float]) -> bytes:
     if sys.byteorder != "little":
         scaled.byteswap()
     return scaled.tobytes()
-
-
-def unpack(data: bytes) -> array[float]:
-    vector = array("f")
-    vector.frombytes(data)
-    if sys.byteorder != "little":
-        vector.byteswap()
-    return vector

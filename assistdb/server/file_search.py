@@ -9,23 +9,22 @@ matches if it holds any query word, and scores are relative to the best match of
 
 With embeddings on (``hybrid``), every chunk with a vector is a candidate as well, ranked by
 cosine similarity to the query, and the two rankings are fused by reciprocal rank (see
-``fuse``). Similarity is computed by brute force over the searched stores' vectors: no index, so
-a search costs one pass over them (fine up to tens of thousands of chunks).
+``fuse``). Similarity is computed by brute force over the searched stores' vectors (a numpy
+matrix product): no index, so a search costs one read of them (fine up to tens of thousands of
+chunks).
 """
 
 from __future__ import annotations
 
-import heapq
-import operator
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, insert, select, text
 
 from assistdb.server import file_tables
-from assistdb.server.embeddings import unpack
+from assistdb.store.database import upsert_insert
 
 #: What ``auto`` chunking means, as the real API documented it.
 AUTO_MAX_TOKENS = 800
@@ -34,6 +33,10 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 _TERM = re.compile(r"\w+")
 MAX_TERMS = 64
 CANDIDATES = 1000
+#: Chunks without a vector that one hybrid search embeds before it ranks (see ``unembedded``).
+BACKFILL_CHUNKS = 1024
+#: Vectors read and multiplied at a time by a similarity pass.
+_BLOCK = 512
 #: Reciprocal rank fusion's constant: a rank r in either list counts 1 / (RRF_K + r).
 RRF_K = 60
 
@@ -94,20 +97,60 @@ def index_file(
         .where(table.c.vector_store_id == vector_store_id, table.c.file_id == file_id)
         .order_by(table.c.n)
     ).scalars()
+    add_vectors(
+        connection,
+        model,
+        [(seq, vector_store_id, file_id, vector) for seq, vector in zip(seqs, values, strict=True)],
+    )
+
+
+def add_vectors(connection: Connection, model: str, rows: Sequence[tuple[int, str, str, bytes]]) -> None:
+    """Store each (chunk seq, store, file, vector) as the chunk's vector from ``model``, replacing
+    any vector it had (from another model, or from a concurrent search that gave it one first: a
+    chunk keeps one)."""
+    if not rows:
+        return
+    table = file_tables.chunk_embeddings
+    statement = upsert_insert(connection)(table)
+    replaced = ("vector_store_id", "file_id", "model", "dimensions", "vector")
+    statement = statement.on_conflict_do_update(
+        index_elements=[table.c.chunk_seq], set_={name: statement.excluded[name] for name in replaced}
+    )
     connection.execute(
-        insert(file_tables.chunk_embeddings),
+        statement,
         [
             {
                 "chunk_seq": seq,
-                "vector_store_id": vector_store_id,
+                "vector_store_id": store_id,
                 "file_id": file_id,
                 "model": model,
                 "dimensions": len(vector) // 4,
                 "vector": vector,
             }
-            for seq, vector in zip(seqs, values, strict=True)
+            for seq, store_id, file_id, vector in rows
         ],
     )
+
+
+def unembedded(
+    connection: Connection, store_ids: Sequence[str], model: str, limit: int
+) -> list[tuple[int, str, str, str]]:
+    """(seq, store, file, text) of up to ``limit`` of the stores' chunks that have no vector from
+    ``model`` (indexed while embeddings were off or by another model, or rebuilt by a restore),
+    oldest first."""
+    chunks, vectors = file_tables.chunks, file_tables.chunk_embeddings
+    embedded = (
+        select(vectors.c.chunk_seq)
+        .where(vectors.c.chunk_seq == chunks.c.seq, vectors.c.model == model)
+        .exists()
+    )
+    rows = connection.execute(
+        select(chunks.c.seq, chunks.c.vector_store_id, chunks.c.file_id, chunks.c.text)
+        .where(chunks.c.vector_store_id.in_(list(store_ids)), ~embedded)
+        .order_by(chunks.c.seq)
+        .limit(limit)
+    )
+    return [(row[0], row[1], row[2], row[3]) for row in rows]
 
 
 def unindex_file(connection: Connection, vector_store_id: str | None, file_id: str) -> None:
@@ -206,29 +249,73 @@ def _lexical(
 def _similar(
     connection: Connection, store_ids: Sequence[str], model: str, query_vectors: Sequence[bytes]
 ) -> list[int]:
-    """Seqs of the chunks most similar to any query (cosine above 0), best first, at most
-    ``CANDIDATES``: one pass over the stores' vectors of ``model`` (unit length: a dot product)."""
-    queries = [unpack(vector) for vector in query_vectors]
+    """Seqs of the chunks most similar to any query (cosine above 0), best first (ties by seq),
+    at most ``CANDIDATES``: one pass over the stores' vectors of ``model`` (unit length: a dot
+    product), as one matrix product per dimension (a vector of another dimension than every
+    query's is skipped)."""
+    import numpy  # here, not at the top: only hybrid searches need it, and it is slow to import
+
+    queries: dict[int, list[bytes]] = {}
+    for vector in query_vectors:
+        queries.setdefault(len(vector) // 4, []).append(vector)
+    wanted = {
+        size: numpy.frombuffer(b"".join(vectors), dtype="<f4").reshape(-1, size).T.astype(numpy.float64)
+        for size, vectors in queries.items()
+    }
+    found_seqs, found_similarities = [], []
+    for block in _vector_blocks(connection, store_ids, model, list(queries)):
+        by_size: dict[int, tuple[list[int], list[bytes]]] = {}
+        for seq, size, data in block:
+            seqs, vectors = by_size.setdefault(size, ([], []))
+            seqs.append(seq)
+            vectors.append(data)
+        for size, (seqs, vectors) in by_size.items():
+            # In double precision, as one float32 product summed in another order could swap
+            # two chunks whose similarities differ in the last float32 digit.
+            matrix = numpy.frombuffer(b"".join(vectors), dtype="<f4").reshape(len(seqs), size)
+            matrix = matrix.astype(numpy.float64)
+            found_seqs.append(numpy.asarray(seqs, dtype=numpy.int64))
+            found_similarities.append((matrix @ wanted[size]).max(axis=1))
+    if not found_seqs:
+        return []
+    seq_array = numpy.concatenate(found_seqs)
+    similarities = numpy.concatenate(found_similarities)
+    positive = similarities > 0
+    seq_array, similarities = seq_array[positive], similarities[positive]
+    if len(similarities) > CANDIDATES:
+        # The CANDIDATES-th best similarity; every chunk at least as similar stays, so that a
+        # tie across the cut is broken by seq below rather than by where the partition put it.
+        cut = numpy.partition(similarities, len(similarities) - CANDIDATES)[len(similarities) - CANDIDATES]
+        kept = similarities >= cut
+        seq_array, similarities = seq_array[kept], similarities[kept]
+    order = numpy.lexsort((seq_array, -similarities))[:CANDIDATES]
+    return [int(seq) for seq in seq_array[order]]
+
+
+def _vector_blocks(
+    connection: Connection, store_ids: Sequence[str], model: str, sizes: list[int]
+) -> Iterator[Sequence[Any]]:
+    """(seq, dimensions, vector) of the stores' vectors of ``model`` and these sizes, ``_BLOCK``
+    at a time: each block is multiplied while in cache, and (on SQLite) memory holds one block.
+    PostgreSQL's rows come in binary format, through the driver's cursor: in text format
+    ``bytea`` travels, and is parsed, as hex, which took over half of a pass at 1,536 dimensions
+    (libpq then holds the whole result, in binary, until the pass is over)."""
+    if connection.dialect.name == "postgresql":
+        driver: Any = connection.connection.driver_connection
+        with driver.cursor(binary=True) as cursor:
+            cursor.execute(
+                "SELECT chunk_seq, dimensions, vector FROM server_vector_store_chunk_embeddings "
+                "WHERE vector_store_id = ANY(%s) AND model = %s AND dimensions = ANY(%s)",
+                (list(store_ids), model, sizes),
+            )
+            while block := cursor.fetchmany(_BLOCK):
+                yield block
+        return
     table = file_tables.chunk_embeddings
-    rows = connection.execute(
-        select(table.c.chunk_seq, table.c.vector).where(
-            table.c.vector_store_id.in_(list(store_ids)), table.c.model == model
-        )
+    statement = select(table.c.chunk_seq, table.c.dimensions, table.c.vector).where(
+        table.c.vector_store_id.in_(list(store_ids)), table.c.model == model, table.c.dimensions.in_(sizes)
     )
-    best: list[tuple[float, int]] = []
-    for seq, data in rows:
-        vector = unpack(data)
-        similarity = max(
-            (sum(map(operator.mul, query, vector)) for query in queries if len(query) == len(vector)),
-            default=0.0,
-        )
-        if similarity <= 0:
-            continue
-        if len(best) < CANDIDATES:
-            heapq.heappush(best, (similarity, -seq))
-        elif similarity > best[0][0]:
-            heapq.heapreplace(best, (similarity, -seq))
-    return [-negated for _, negated in sorted(best, reverse=True)]
+    yield from connection.execute(statement.execution_options(yield_per=_BLOCK)).partitions()
 
 
 def fuse(lexical: Sequence[int], similar: Sequence[int]) -> list[tuple[int, float]]:

@@ -45,7 +45,7 @@ from assistdb.server.backends.base import (
 )
 from assistdb.server.backends.scripted import ExpireRun, unknown_function_message
 from assistdb.server.config import ServerConfig
-from assistdb.server.embeddings import Known, known_vectors
+from assistdb.server.embeddings import Known, NeedEmbeddings, until_known
 from assistdb.server.event_wakeups import EventWakeups
 from assistdb.server.objects import Obj
 from assistdb.server.state import Event, RunRow, ServerState, Tx
@@ -340,20 +340,25 @@ class Runtime:
         pending = list(waiting or ())
         if waiting:
             waiting.clear()
-        with self.store.writing() as tx:  # its events reach this process's streams on commit
-            row = tx.run_by_id(run_id, lock=True)
-            if row is not None and row.owner == self.owner and pending:
-                for event, payload in pending:
-                    tx.add_event(run_id, event, payload, now)
-            if row is None or row.owner != self.owner:
-                outcome = "lost"
-            elif row.status == "cancelling":
-                lifecycle.cancel(tx, row, now, self._text_of(run_id))
-                outcome = "cancelled"
-            elif row.status not in ("queued", "in_progress"):
-                outcome = "lost"
-            else:
-                change(tx, row, now)
+        try:
+            with self.store.writing() as tx:  # its events reach this process's streams on commit
+                row = tx.run_by_id(run_id, lock=True)
+                if row is not None and row.owner == self.owner and pending:
+                    for event, payload in pending:
+                        tx.add_event(run_id, event, payload, now)
+                if row is None or row.owner != self.owner:
+                    outcome = "lost"
+                elif row.status == "cancelling":
+                    lifecycle.cancel(tx, row, now, self._text_of(run_id))
+                    outcome = "cancelled"
+                elif row.status not in ("queued", "in_progress"):
+                    outcome = "lost"
+                else:
+                    change(tx, row, now)
+        except NeedEmbeddings:
+            if waiting is not None:
+                waiting[:0] = pending  # rolled back: they go with the transition run again
+            raise
         if outcome == "lost" or (outcome == "cancelled" and not allow_cancelling):
             raise _RoundOver
 
@@ -631,8 +636,11 @@ class Runtime:
             else:
                 lifecycle.end(tx, row, now, "completed")
 
-        with known_vectors(await self._query_vectors(state)):
+        async def attempt() -> None:
             self._transition(run_id, close)
+
+        embed = self.embedder.embed if self.embedder is not None else None
+        await until_known(attempt, embed, await self._query_vectors(state))
 
     async def _query_vectors(self, state: _Round) -> Known:
         """The vectors of a file_search round's queries (hybrid ranking), computed before its

@@ -323,6 +323,26 @@ def _query_vectors(tx: Tx, queries: list[str]) -> tuple[str, list[bytes]] | None
     return lookup.model, vectors
 
 
+def _backfill(tx: Tx, store_ids: list[str]) -> None:
+    """Give vectors to up to ``BACKFILL_CHUNKS`` of the stores' chunks that have none from the
+    embedding model (indexed before it was set, or rebuilt by a restore), so that they are not
+    ranked by words alone for good: a larger backlog is worked off over the next searches.
+
+    Asked only once the queries' vectors are known, in a pass of its own: a chunk the upstream
+    refuses (its batch then fails) cannot cost a query its vector. A chunk the upstream could
+    not embed stays without one (it is tried again by a later search)."""
+    lookup = tx.embeddings
+    if lookup is None or lookup.missing or not store_ids:
+        return
+    pending = file_search.unembedded(tx.connection, store_ids, lookup.model, file_search.BACKFILL_CHUNKS)
+    found = [(row, lookup.get(row[3])) for row in pending]
+    if not lookup.missing:
+        rows = [
+            (seq, store, file, vector) for (seq, store, file, _), vector in found if isinstance(vector, bytes)
+        ]
+        file_search.add_vectors(tx.connection, lookup.model, rows)
+
+
 def _store_file(tx: Tx, store_id: str, file_id: str) -> Obj:
     table = file_tables.vector_store_files
     found = tx.connection.execute(
@@ -545,7 +565,11 @@ def search_stores(
     filters: dict[str, Any] | None,
 ) -> list[Obj]:
     """The best chunks of the stores for the queries, as search result items."""
-    hits = file_search.search(tx.connection, store_ids, queries, _query_vectors(tx, queries))
+    hybrid = _query_vectors(tx, queries)
+    _backfill(tx, store_ids)
+    if tx.embeddings is not None and tx.embeddings.missing:
+        return []  # not worth searching: this pass is rolled back, and runs again with the vectors
+    hits = file_search.search(tx.connection, store_ids, queries, hybrid)
     table = file_tables.vector_store_files
     file_ids = sorted({hit.file_id for hit in hits})
     attributes: dict[tuple[str, str], dict[str, Any]] = {}

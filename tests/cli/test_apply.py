@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from assistdb import AssistDB
 from tests.cli.conftest import Cli, assert_one_line_error
 
 SPEC = """\
@@ -200,6 +201,21 @@ def test_apply_uploads_files_once_and_attaches_them(run_cli: Cli, tmp_path: Path
     assert run_cli.json("vector-stores", "show", new_store)["vector_store"]["metadata"] == {
         "assistdb_files_for": "librarian"
     }
+
+
+def test_apply_keeps_a_replaced_store_a_thread_uses(run_cli: Cli, tmp_path: Path) -> None:
+    write_docs(tmp_path)
+    path = write_spec(tmp_path, FILES_SPEC)
+    (created,) = run_cli.json("assistants", "apply", str(path))
+    (store_id,) = created["assistant"]["tool_resources"]["file_search"]["vector_store_ids"]
+    with AssistDB(run_cli.database_url, client=run_cli.sdk) as db:
+        db.threads.create(tool_resources={"file_search": {"vector_store_ids": [store_id]}})
+
+    (tmp_path / "docs" / "rust.txt").write_text("Rust is a systems language.\n")
+    (changed,) = run_cli.json("assistants", "apply", str(path))
+
+    assert changed["assistant"]["tool_resources"]["file_search"]["vector_store_ids"] != [store_id]
+    assert run_cli.json("vector-stores", "show", store_id)["vector_store"]["id"] == store_id
 
 
 def test_create_with_file_search_reuses_uploaded_content(run_cli: Cli, tmp_path: Path) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
 
+from assistdb import AssistDB
 from assistdb.repositories import api
 from assistdb.store import Store
 from tests.cli.conftest import Cli, assert_one_line_error
@@ -182,3 +184,37 @@ def test_update_with_file_search_deletes_only_the_store_it_made_and_nothing_else
     )
     assert update(more) != by_hand.id
     assert sdk.vector_stores.retrieve(by_hand.id).id == by_hand.id
+
+
+def test_update_with_file_search_keeps_a_store_a_thread_the_archive_knows_uses(
+    run_cli: Cli, tmp_path: Path
+) -> None:
+    notes, more = tmp_path / "notes.txt", tmp_path / "more.txt"
+    notes.write_text("Otters hold hands while they sleep.\n")
+    more.write_text("Owls cannot move their eyes.\n")
+    made = run_cli.json(
+        "assistants", "create", "--name", "reader", "--model", "gpt-4o", "--file-search", str(notes)
+    )
+
+    def update(path: Path) -> str:
+        """Update the assistant's searched files; the store it then uses."""
+        updated = run_cli.json("assistants", "update", made["id"], "--file-search", str(path))
+        return str(updated["tool_resources"]["file_search"]["vector_store_ids"][0])
+
+    def searching(store_id: str) -> dict[str, Any]:
+        return {"file_search": {"vector_store_ids": [store_id]}}
+
+    first = made["tool_resources"]["file_search"]["vector_store_ids"][0]
+    with AssistDB(run_cli.database_url, client=run_cli.sdk) as db:
+        db.threads.create(tool_resources=searching(first))  # archived
+        second = update(more)
+        assert second != first
+        assert run_cli.sdk.vector_stores.retrieve(first).id == first  # a thread uses it: kept
+
+        # The archive still has this thread, but the API deleted it: it uses nothing any more.
+        gone = db.threads.create(tool_resources=searching(second))
+        run_cli.sdk.beta.threads.delete(gone.id)
+        assert db.threads.archived(gone.id) is not None
+        assert update(notes) not in (first, second)
+        with pytest.raises(openai.NotFoundError):
+            run_cli.sdk.vector_stores.retrieve(second)

@@ -27,6 +27,7 @@ HEAVY = (
     "sqlmodel",
     "pydantic",
     "sqlalchemy.dialects.postgresql",
+    "numpy",
 )
 
 PROBE = f"""

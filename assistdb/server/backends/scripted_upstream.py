@@ -17,9 +17,10 @@ as the scripted model does (``You said: TEXT``, or ``NAME -> OUTPUT`` per tool o
 - ``Failure(status, ...)``: an OpenAI-style error body, with ``Retry-After`` if given.
 
 ``POST /v1/embeddings`` answers deterministic vectors (``embedding``): each word and each run of
-four characters in it (its ends marked) is hashed into one of 256 dimensions with a hashed sign,
-the sum scaled to unit length; texts that share words or spellings (``photosynthesis``,
-``fotosynthesys``) are close, unrelated ones near orthogonal.
+four characters in it (its ends marked) is hashed into one of 256 dimensions (or
+``embedding_dimensions``) with a hashed sign, the sum scaled to unit length; texts that share
+words or spellings (``photosynthesis``, ``fotosynthesys``) are close, unrelated ones near
+orthogonal.
 ``script_embeddings(Failure(...), ...)`` makes the next embeddings requests fail instead.
 
 Every request is recorded (``requests``) with what was answered, so tests can check both sides
@@ -131,18 +132,18 @@ class Exchange:
     finished: bool = False
 
 
-#: Dimensions of the double's embeddings.
+#: Dimensions of the double's embeddings unless told otherwise (``embedding_dimensions``).
 EMBEDDING_DIMENSIONS = 256
 
 
-def embedding(text: str) -> list[float]:
+def embedding(text: str, dimensions: int = EMBEDDING_DIMENSIONS) -> list[float]:
     """The double's vector of a text: hashed words and character 4-grams, unit length."""
-    vector = [0.0] * EMBEDDING_DIMENSIONS
+    vector = [0.0] * dimensions
     for word in re.findall(r"\w+", text.lower()):
         marked = f"#{word}#"
         for feature in [word, *(marked[at : at + 4] for at in range(len(marked) - 3))]:
             digest = hashlib.blake2b(feature.encode(), digest_size=4).digest()
-            slot = int.from_bytes(digest[:2], "little") % EMBEDDING_DIMENSIONS
+            slot = int.from_bytes(digest[:2], "little") % dimensions
             vector[slot] += 1.0 if digest[2] & 1 else -1.0
     norm = math.sqrt(sum(value * value for value in vector))
     return [value / norm for value in vector] if norm else vector
@@ -161,7 +162,13 @@ class ScriptedUpstream:
     """The double, running in a thread; a context manager, or ``start()`` / ``stop()``."""
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int = 0, model: str | None = None, latency: float = 0.0
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        model: str | None = None,
+        latency: float = 0.0,
+        embedding_dimensions: int = EMBEDDING_DIMENSIONS,
     ) -> None:
         self.host = host
         self._requested_port = port
@@ -169,6 +176,8 @@ class ScriptedUpstream:
         self.model = model
         #: Seconds every request waits before it is answered (like a remote model's queue).
         self.latency = latency
+        #: Dimensions of the vectors ``/embeddings`` answers (1,536 measures a large model's cost).
+        self.embedding_dimensions = embedding_dimensions
         self.requests: list[Exchange] = []
         self._script: deque[Behaviour] = deque()
         self._embedding_script: deque[Failure] = deque()
@@ -302,7 +311,7 @@ class ScriptedUpstream:
         exchange, body = await self._record(request)
         with self._lock:
             scripted = self._embedding_script.popleft() if self._embedding_script else None
-        problem = _embedding_problem(body)
+        problem = _embedding_problem(body, self.embedding_dimensions)
         if problem is not None:
             return _error(exchange, Failure(400, problem))
         if scripted is not None:
@@ -312,7 +321,7 @@ class ScriptedUpstream:
         as_base64 = body.get("encoding_format") == "base64"
         data = []
         for index, text in enumerate(inputs):
-            vector = embedding(text)
+            vector = embedding(text, self.embedding_dimensions)
             encoded: list[float] | str = (
                 base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode() if as_base64 else vector
             )
@@ -329,7 +338,7 @@ class ScriptedUpstream:
         return JSONResponse(answer)
 
 
-def _embedding_problem(body: object) -> str | None:
+def _embedding_problem(body: object, dimensions: int) -> str | None:
     """Why an embeddings request is refused (as OpenAI would, 400), or ``None``."""
     if not isinstance(body, dict):
         return "We could not parse the JSON body of your request."
@@ -342,7 +351,7 @@ def _embedding_problem(body: object) -> str | None:
     if body.get("encoding_format", "float") not in ("float", "base64"):
         return "'encoding_format' must be 'float' or 'base64'"
     if body.get("dimensions") is not None:
-        return f"'dimensions' is not supported: the scripted upstream's vectors have {EMBEDDING_DIMENSIONS}"
+        return f"'dimensions' is not supported: the scripted upstream's vectors have {dimensions}"
     return None
 
 

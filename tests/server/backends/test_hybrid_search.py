@@ -17,7 +17,7 @@ import openai
 import pytest
 import sqlalchemy as sa
 
-from assistdb.server import LocalServer
+from assistdb.server import LocalServer, file_search
 from assistdb.server.backends.chat_completions import UpstreamSettings
 from assistdb.server.backends.scripted_upstream import (
     EMBEDDING_DIMENSIONS,
@@ -102,29 +102,40 @@ def test_a_query_sharing_no_word_finds_the_close_chunk(
     assert requests[1].body["input"] == [MISSPELT]
 
 
-def test_file_search_in_a_run_ranks_with_embeddings(
+def _searching_server(
     upstream: ScriptedUpstream, make_server: Callable[..., LocalServer], database_url: str
-) -> None:
+) -> LocalServer:
+    """A server with embeddings on whose model searches the files for ``MISSPELT``, then cites bio.txt."""
     upstream.script(
         Reply(calls=(Call("file_search", json.dumps({"query": MISSPELT})),)),
         Reply(text="Leaves make sugar 【0†bio.txt】."),
     )
-    server = make_server(
-        database_url=database_url,
-        upstream=settings_for(upstream, embedding_model=MODEL),
-        poll_after_ms=20,
+    return make_server(
+        database_url=database_url, upstream=settings_for(upstream, embedding_model=MODEL), poll_after_ms=20
     )
+
+
+def _assistant_and_thread(client: openai.OpenAI, store_id: str) -> tuple[str, str]:
+    """An assistant searching the store, and a thread asking it something."""
+    assistant = client.beta.assistants.create(
+        model="gpt-4o",
+        tools=[{"type": "file_search"}],
+        tool_resources={"file_search": {"vector_store_ids": [store_id]}},
+    )
+    thread = client.beta.threads.create(messages=[{"role": "user", "content": "How do leaves eat?"}])
+    return assistant.id, thread.id
+
+
+def test_file_search_in_a_run_ranks_with_embeddings(
+    upstream: ScriptedUpstream, make_server: Callable[..., LocalServer], database_url: str
+) -> None:
+    server = _searching_server(upstream, make_server, database_url)
     with server.client() as client:
         store, ids = _store(client)
-        assistant = client.beta.assistants.create(
-            model="gpt-4o",
-            tools=[{"type": "file_search"}],
-            tool_resources={"file_search": {"vector_store_ids": [store.id]}},
-        )
-        thread = client.beta.threads.create(messages=[{"role": "user", "content": "How do leaves eat?"}])
-        run = client.beta.threads.runs.create_and_poll(thread_id=thread.id, assistant_id=assistant.id)
+        assistant_id, thread_id = _assistant_and_thread(client, store.id)
+        run = client.beta.threads.runs.create_and_poll(thread_id=thread_id, assistant_id=assistant_id)
         assert run.status == "completed", run.last_error
-        steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread.id, order="asc").data
+        steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread_id, order="asc").data
         details: Any = steps[0].step_details
         assert details.tool_calls[0].type == "file_search"
         results = details.tool_calls[0].file_search.results
@@ -195,6 +206,94 @@ def test_a_failing_embeddings_upstream_fails_the_file_and_never_shows_the_key(
     statuses = [exchange.status for exchange in _embedding_requests(upstream)]
     assert statuses == [500, 503, 200, 400, 500, 200, 400, 400]
     assert SECRET_KEY not in _everything_stored(database_url)
+
+
+def _indexed_without_embeddings(
+    upstream: ScriptedUpstream, make_server: Callable[..., LocalServer], database_url: str
+) -> tuple[str, dict[str, str]]:
+    """A store of ``DOCS`` indexed by a server with no embedding model (stopped again)."""
+    first = make_server(database_url=database_url, upstream=settings_for(upstream))
+    with first.client() as client:
+        store, ids = _store(client)
+    first.stop()
+    assert _rows(database_url, "server_vector_store_chunk_embeddings") == []
+    return store.id, ids
+
+
+def test_chunks_indexed_before_embeddings_were_on_get_vectors_when_searched(
+    upstream: ScriptedUpstream, make_server: Callable[..., LocalServer], database_url: str
+) -> None:
+    store_id, ids = _indexed_without_embeddings(upstream, make_server, database_url)
+    server = make_server(database_url=database_url, upstream=settings_for(upstream, embedding_model=MODEL))
+    with server.client() as client:
+        found = client.vector_stores.search(store_id, query=MISSPELT).data
+        assert [item.file_id for item in found][:1] == [ids["bio.txt"]]
+        assert found[0].score == 1.0
+        vectors = _rows(database_url, "server_vector_store_chunk_embeddings")
+        assert sorted(row.file_id for row in vectors) == sorted(ids.values())
+        assert {row.model for row in vectors} == {MODEL}
+        assert client.vector_stores.search(store_id, query=MISSPELT).data[0].file_id == ids["bio.txt"]
+
+    # The query first, on its own; then the three chunks; the second search only its query.
+    inputs = [exchange.body["input"] for exchange in _embedding_requests(upstream)]
+    assert inputs[0] == [MISSPELT] and sorted(inputs[1]) == sorted(d.decode() for d in DOCS.values())
+    assert inputs[2:] == [[MISSPELT]]
+
+
+def test_after_a_change_of_model_searches_replace_the_old_models_vectors(
+    upstream: ScriptedUpstream, make_server: Callable[..., LocalServer], database_url: str
+) -> None:
+    first = make_server(database_url=database_url, upstream=settings_for(upstream, embedding_model=MODEL))
+    with first.client() as client:
+        store, ids = _store(client)
+    first.stop()
+    second = make_server(
+        database_url=database_url, upstream=settings_for(upstream, embedding_model="emb-next")
+    )
+    with second.client() as client:
+        assert client.vector_stores.search(store.id, query=MISSPELT).data[0].file_id == ids["bio.txt"]
+    vectors = _rows(database_url, "server_vector_store_chunk_embeddings")
+    assert sorted(row.file_id for row in vectors) == sorted(ids.values())
+    assert {row.model for row in vectors} == {"emb-next"}
+
+
+def test_one_search_embeds_at_most_backfill_chunks(
+    upstream: ScriptedUpstream,
+    make_server: Callable[..., LocalServer],
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    store_id, ids = _indexed_without_embeddings(upstream, make_server, database_url)
+    monkeypatch.setattr(file_search, "BACKFILL_CHUNKS", 2)
+    server = make_server(database_url=database_url, upstream=settings_for(upstream, embedding_model=MODEL))
+    with server.client() as client:
+        client.vector_stores.search(store_id, query="harbour")
+        assert len(_rows(database_url, "server_vector_store_chunk_embeddings")) == 2
+        found = client.vector_stores.search(store_id, query=MISSPELT).data
+        assert len(_rows(database_url, "server_vector_store_chunk_embeddings")) == 3
+        assert found[0].file_id == ids["bio.txt"]
+        client.vector_stores.search(store_id, query="harbour")
+
+    sizes = [len(exchange.body["input"]) for exchange in _embedding_requests(upstream)]
+    assert sizes == [1, 2, 1, 1, 1]
+
+
+def test_file_search_in_a_run_gives_vectors_to_chunks_indexed_without(
+    upstream: ScriptedUpstream, make_server: Callable[..., LocalServer], database_url: str
+) -> None:
+    store_id, ids = _indexed_without_embeddings(upstream, make_server, database_url)
+    server = _searching_server(upstream, make_server, database_url)
+    with server.client() as client:
+        assistant_id, thread_id = _assistant_and_thread(client, store_id)
+        with client.beta.threads.runs.stream(thread_id=thread_id, assistant_id=assistant_id) as stream:
+            events = [event.event for event in stream]
+            run = stream.get_final_run()
+        assert run.status == "completed", run.last_error
+        assert events.count("thread.run.step.completed") == 2 and events[-1] == "thread.run.completed"
+        steps = client.beta.threads.runs.steps.list(run_id=run.id, thread_id=thread_id, order="asc").data
+        details: Any = steps[0].step_details
+        assert details.tool_calls[0].file_search.results[0].file_id == ids["bio.txt"]
+        assert len(_rows(database_url, "server_vector_store_chunk_embeddings")) == 3
 
 
 UPSTREAM_URL = os.environ.get("ASSISTDB_TEST_UPSTREAM_URL")
