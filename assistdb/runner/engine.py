@@ -20,7 +20,13 @@ from typing import Any
 
 from openai.types.beta.threads import Run
 
-from assistdb.errors import AssistDBError, InvalidInputError
+from assistdb.errors import (
+    ApiConnectionError,
+    ApiError,
+    ApiUnreachableError,
+    AssistDBError,
+    InvalidInputError,
+)
 from assistdb.repositories.faces import (
     END,
     Api,
@@ -57,6 +63,8 @@ from assistdb.store import Store
 
 log = logging.getLogger("assistdb.runner")
 POLL_AFTER_HEADER = "openai-poll-after-ms"
+CREATE_BACKOFF = 0.5  # seconds before the first resend of a failed create, doubling after
+CLOCK_SLACK = 5.0  # seconds the API's clock may lag ours when a lost create's run is looked for
 
 
 def check_timeout(timeout: float | None) -> float | None:
@@ -70,7 +78,7 @@ def check_timeout(timeout: float | None) -> float | None:
 
 
 def stream_timeout(session: RunSession) -> dict[str, float]:
-    """A stream request must not outlive the wait: its reads time out at the deadline."""
+    """A create or stream request must not outlive the wait: it times out at the deadline."""
     remaining = session.remaining()
     return {} if remaining is None else {"timeout": remaining + 0.05}
 
@@ -164,17 +172,7 @@ class RunEngine:
             yield Pause(effect.seconds)
             return None
         if isinstance(effect, Create):
-            if effect.stream:
-                params = {"thread_id": target.thread_id, **effect.params, **stream_timeout(session)}
-                return (
-                    yield from self._follow(
-                        lambda c: c.beta.threads.runs.stream(**params), target, session, on_event
-                    )
-                )
-            request = Api(
-                lambda c: c.beta.threads.runs.create, (target.thread_id,), dict(effect.params), raw=True
-            )
-            return (yield from self._observe(request, target))
+            return (yield from self._create(effect, target, session, on_event))
         if isinstance(effect, LoadHistory):
             return (
                 yield StoreWork(
@@ -208,6 +206,79 @@ class RunEngine:
             yield from _drain(self.messages.list(target.thread_id, run_id=target.known_run_id))
             return None
         raise TypeError(f"unknown effect {effect!r}")
+
+    def _create(
+        self, effect: Create, target: Target, session: RunSession, on_event: OnEvent
+    ) -> Op[Observed | Streamed]:
+        """Create the run, without the SDK's own retries.
+
+        After a create whose answer was lost (no answer in time, a dropped connection, a 5xx)
+        the run may exist, and a blind resend is refused while it is active (one active run per
+        thread), leaving it unwatched and uncancelled. So the thread's newest run is looked up
+        first (:meth:`_find_created`); only when this create made none is it sent again, after
+        a pause, as often as the client's ``max_retries`` allows (a 429 is resent at once after
+        the pause: nothing was created)."""
+        no_retries = _WithoutRetries()
+        failures = 0
+        while True:
+            sent_at, sent_wall = self.clock(), time.time()
+            try:
+                if effect.stream:
+                    params = {"thread_id": target.thread_id, **effect.params, **stream_timeout(session)}
+                    streamed = yield from self._follow(
+                        functools.partial(_open_run_stream, no_retries, params),
+                        target,
+                        session,
+                        on_event,
+                    )
+                    if streamed.seen:
+                        return streamed
+                    # The stream broke before it announced the run: was it created?
+                    found = yield from self._find_created(effect, target, sent_at, sent_wall)
+                    return streamed if found is None else found
+                request = Api(
+                    lambda c: no_retries.of(c).beta.threads.runs.create,
+                    (target.thread_id,),
+                    {**effect.params, **stream_timeout(session)},
+                    raw=True,
+                )
+                return (yield from self._observe(request, target))
+            except ApiError as exc:
+                uncertain = _uncertain(exc)
+                if not uncertain and exc.status_code != 429:
+                    raise
+                if uncertain:
+                    found = yield from self._find_created(effect, target, sent_at, sent_wall)
+                    if found is not None:
+                        return found
+                failures += 1
+                remaining = session.remaining()
+                if failures > no_retries.allowed or (remaining is not None and remaining <= 0):
+                    raise
+                pause = min(CREATE_BACKOFF * 2 ** (failures - 1), 8.0)
+                log.info("creating the run failed (%s); trying again in %.2f s", exc.message, pause)
+                yield Pause(pause if remaining is None else min(pause, remaining))
+
+    def _find_created(
+        self, effect: Create, target: Target, sent_at: float, sent_wall: float
+    ) -> Op[Observed | None]:
+        """The run a create whose answer was lost made, if any: the thread's newest run, when it
+        is for the create's assistant and was created since the request went out (by the
+        server's clock, in whole seconds: :data:`CLOCK_SLACK` allows for the difference)."""
+        newest = {"limit": 1, "order": "desc"}
+        page = yield Api(lambda c: c.beta.threads.runs.list, (target.thread_id,), newest)
+        received = self.clock()
+        runs: list[Run] = list(page.data)
+        if not runs:
+            return None
+        run = runs[0]
+        if run.assistant_id != effect.params.get("assistant_id") or run.created_at < sent_wall - CLOCK_SLACK:
+            return None
+        log.info("the create's answer was lost, but it made run %s", run.id)
+        target.run_id = run.id
+        body = run.to_dict()
+        yield StoreWork(lambda: self.store.record([body]))
+        return Observed(run, sent_at, received)
 
     def _observe(self, request: Api, target: Target) -> Op[Observed]:
         sent = self.clock()
@@ -308,6 +379,30 @@ class RunEngine:
             return Streamed(sent, seen, rested=False)
         finally:
             yield CloseStream(stream)
+
+
+class _WithoutRetries:
+    """The client for a create, with the SDK's retries off; remembers how many it allowed."""
+
+    allowed = 0
+
+    def of(self, client: Any) -> Any:
+        self.allowed = int(client.max_retries)
+        return client.with_options(max_retries=0)
+
+
+def _open_run_stream(no_retries: _WithoutRetries, params: dict[str, Any], client: Any) -> Any:
+    return no_retries.of(client).beta.threads.runs.stream(**params)
+
+
+def _uncertain(error: ApiError) -> bool:
+    """Whether a failed create may have made the run anyway: no answer, or a server error.
+    (Nothing answering at the address at all is not retried: it is not going to answer.)"""
+    if isinstance(error, ApiUnreachableError):
+        return False
+    if isinstance(error, ApiConnectionError):
+        return True
+    return error.status_code is not None and (error.status_code >= 500 or error.status_code in (408, 409))
 
 
 def _in(target: Target) -> dict[str, Any]:

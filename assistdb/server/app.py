@@ -19,7 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
@@ -148,6 +148,10 @@ class AssistantsApp:
             result: Result = await self._handle(route.handler, call)
         except HttpError as exc:
             result = Reply(exc.body(), exc.status, exc.headers)
+        except ClientDisconnect:
+            # The client hung up before its request's body arrived (it timed out, say): nothing
+            # was done, nothing went wrong here, and nobody is left to answer.
+            return Response(status_code=499)
         except Exception:
             log.exception("internal error in %s", route.operation_id)
             error = internal_error()

@@ -6,11 +6,13 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
+import openai
 import pytest
 
 from assistdb import AsyncAssistDB, RunTimeoutError, ToolRegistry, tool
 from assistdb.repositories import api
 from assistdb.server import LocalServer
+from tests.runner.slow_link import SlowLink
 
 
 @tool
@@ -98,3 +100,21 @@ async def test_cancelling_the_waiting_task_cancels_the_run(adb: AsyncAssistDB) -
     assert (await adb.runs.retrieve(run.id)).status in ("cancelling", "cancelled")
     history = await asyncio.to_thread(adb.store.reader.history, run.id)
     assert "cancelling" in [version.body["status"] for version in history]
+
+
+async def test_async_create_answered_after_the_timeout_finds_its_run_and_cancels_it(
+    sqlite_url: str, assistdb_server: LocalServer
+) -> None:
+    """As on the blocking face (see test_timeouts): the late create's run is found and cancelled."""
+    async with AsyncAssistDB(sqlite_url, client=assistdb_server.async_client()) as direct:
+        thread = await direct.threads.create(messages=[{"role": "user", "content": "/sleep 30\nslow"}])
+        assistant_id = await assistant(direct)
+    with SlowLink("127.0.0.1", assistdb_server.port, delay=0.6) as link:
+        url = f"http://127.0.0.1:{link.port}/v1"
+        slow = openai.AsyncOpenAI(base_url=url, api_key=assistdb_server.api_key)
+        async with AsyncAssistDB(sqlite_url, client=slow) as adb:
+            with pytest.raises(RunTimeoutError, match="it was cancelled") as raised:
+                await adb.runs.create_and_wait(thread.id, assistant_id=assistant_id, timeout=0.3, stream=True)
+    async with AsyncAssistDB(sqlite_url, client=assistdb_server.async_client()) as direct:
+        runs = [run async for run in direct.runs.list(thread.id)]
+        assert [run.id for run in runs] == [raised.value.run.id]  # type: ignore[attr-defined]

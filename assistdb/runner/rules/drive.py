@@ -132,8 +132,8 @@ def _drive(
     if isinstance(first, Poll):
         session.observe(result)
         collect = True
-    elif not (yield from _absorb_phase(session, result)):
-        collect = True
+    elif not (yield from _absorb_phase(session, result)) or isinstance(result, Observed):
+        collect = True  # not followed by a stream (a lost streamed create's run is found by listing)
     if not session.book.knows(session.key):
         brackets: list[Bracket] = yield LoadHistory(session.key, session.run.id)
         session.book.seed(session.key, brackets)
