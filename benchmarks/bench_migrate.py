@@ -5,9 +5,10 @@ to conversations on the same server twice, alternately, into new conversations e
 
 * **by hand**: the SDK creates each conversation with the plan's first 20 items and adds the
   rest 20 at a time (``items.create``), with the items already planned: no journal, no checks;
-* **assistdb**: ``Migrator.migrate`` per thread: planning from the archive and the journal in
-  the archive (one transaction per batch); then, measured apart, the final verify that lists
-  every conversation back (what ``assistdb threads migrate`` always does).
+* **assistdb**: ``Migrator.migrate_all`` (what ``assistdb threads migrate`` runs): planning
+  from the archive (each thread while the one before it is sent) and the journal in the
+  archive; then, measured apart, the final verify that lists every conversation back (which
+  ``assistdb threads migrate`` always does).
 
 Target: assistdb at most 1.2× the time by hand, journal included. SQLite always, PostgreSQL
 (the archive) with ``--postgres``.
@@ -68,12 +69,10 @@ def _assistdb(archive_url: str, client: Any, thread_ids: list[str]) -> tuple[flo
     try:
         migrator = Migrator(store, client)
         started = time.perf_counter()
-        for thread_id in thread_ids:
-            outcome = migrator.migrate(thread_id, verify=False)
+        for outcome in migrator.migrate_all(thread_ids, verify=False):
             assert outcome.status == "migrated", outcome.error
         migrated = time.perf_counter()
-        for thread_id in thread_ids:  # a rerun: nothing to send, so this is the verify alone
-            outcome = migrator.migrate(thread_id)
+        for outcome in migrator.migrate_all(thread_ids):  # a rerun: nothing to send, the verify alone
             assert outcome.status == "migrated" and outcome.sent == 0, outcome.error
         return migrated - started, time.perf_counter() - migrated
     finally:

@@ -58,7 +58,7 @@ def migrate(
         )
     migrator = Migrator(cli.store, cli.db.client, allow_lossy=allow_lossy, retries=retries)
     selected = list(thread_ids) if thread_ids else list(migrator.all_threads(metadata))
-    outcomes = [migrator.migrate(thread_id, dry_run=dry_run) for thread_id in selected]
+    outcomes = list(migrator.migrate_all(selected, dry_run=dry_run))
     if as_json:
         emit_json(outcomes)
     else:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import Connection, Insert, func, insert, select
 
 from assistdb.store.archive import now_us
 from assistdb.store.database import Database
@@ -47,6 +47,20 @@ class Journal:
         self._written_at = time.monotonic()
 
     def progress(self, thread_id: str) -> Progress:
+        with self.database.read() as connection:
+            return self._progress(connection, thread_id)
+
+    def start(self, thread_id: str) -> Progress:
+        """The thread's progress; when it has no conversation yet, a create is about to be
+        sent, and its note (see :meth:`attempt`) is written in the same transaction, which
+        saves a new thread one round trip. ``attempts`` counts the earlier ones."""
+        with self.database.write(durable=False) as connection:
+            progress = self._progress(connection, thread_id)
+            if progress.conversation_id is None:
+                connection.execute(self._attempt_row(thread_id))
+            return progress
+
+    def _progress(self, connection: Connection, thread_id: str) -> Progress:
         """Read in one statement (one round trip, one moment of the journal)."""
         conversation = (
             select(CONVERSATIONS.c.conversation_id)
@@ -71,8 +85,7 @@ class Journal:
             select(last.c.position).scalar_subquery().label("position"),
             select(last.c.item_id).scalar_subquery().label("item_id"),
         )
-        with self.database.read() as connection:
-            row = connection.execute(statement).one()
+        row = connection.execute(statement).one()
         if row.conversation_id is None:
             return Progress(None, 0, None, int(row.attempts))
         confirmed = 0 if row.position is None else int(row.position) + 1
@@ -90,9 +103,10 @@ class Journal:
         wait for PostgreSQL's flush; ``created``, which keeps a rerun from making a second
         conversation, does."""
         with self.database.write(durable=False) as connection:
-            connection.execute(
-                insert(ATTEMPTS).values(thread_id=thread_id, target=self.target, attempted_at_us=now_us())
-            )
+            connection.execute(self._attempt_row(thread_id))
+
+    def _attempt_row(self, thread_id: str) -> Insert:
+        return insert(ATTEMPTS).values(thread_id=thread_id, target=self.target, attempted_at_us=now_us())
 
     def created(self, thread_id: str, conversation_id: str) -> None:
         with self.database.write() as connection:

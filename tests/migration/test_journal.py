@@ -52,3 +52,16 @@ def test_confirmations_are_kept_back_until_flushed_or_due(
         journal.flush()  # nothing left: writes nothing
     finally:
         store.close()
+
+
+def test_start_notes_a_create_only_while_the_thread_has_no_conversation(database_url: str) -> None:
+    store = Store(database_url)
+    try:
+        journal = Journal(store.database, "http://target/v1")
+        assert journal.start("thread_a") == journal_module.Progress(None, 0, None, 0)
+        assert journal.start("thread_a") == journal_module.Progress(None, 0, None, 1)
+        journal.created("thread_a", "conv_1")
+        assert journal.start("thread_a") == journal_module.Progress("conv_1", 0, None, 2)
+        assert journal.progress("thread_a").attempts == 2  # nothing noted once it has one
+    finally:
+        store.close()
