@@ -33,7 +33,7 @@ import httpx
 from benchmarks.common import print_table, server_process, temporary_postgres_database
 
 API_KEY = "sk-bench"
-REPEATS = 3
+REPEATS = 5
 
 
 def _seed(base_url: str, threads: int, messages: int) -> list[str]:
