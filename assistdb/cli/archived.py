@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -20,8 +20,10 @@ from assistdb.cli.options import json_option
 from assistdb.cli.output import emit_json, say
 from assistdb.errors import NotFoundError
 from assistdb.repositories.validation import check_id
-from assistdb.store import Store, StoredVersion
 from assistdb.store.objects import ID_PREFIXES, ObjectType
+
+if TYPE_CHECKING:
+    from assistdb.store import Store, StoredVersion
 
 LABELS: dict[ObjectType, str] = {
     "assistant": "assistant",

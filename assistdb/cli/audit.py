@@ -10,11 +10,10 @@ import tempfile
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from assistdb.audit.usage import GroupBy
 from assistdb.cli.completion import archived_ids
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import DateParam, json_option
@@ -24,6 +23,11 @@ from assistdb.repositories.validation import check_id
 
 if TYPE_CHECKING:
     from assistdb.audit import RowCounts, UsageReport, VerifyReport
+    from assistdb.audit.usage import GroupBy
+
+#: ``audit.usage.GroupBy``'s values, written out so that loading this module (for ``--help``)
+#: does not load the audit package and SQLAlchemy; tests/cli/test_audit.py checks they agree.
+GROUPINGS = ("assistant", "model", "thread", "day")
 
 log = logging.getLogger("assistdb.audit")
 
@@ -132,7 +136,7 @@ def diff(cli: CliContext, thread_id: str, as_json: bool) -> None:
 @click.option(
     "--by",
     "group_by",
-    type=click.Choice(get_args(GroupBy)),
+    type=click.Choice(GROUPINGS),
     default="assistant",
     show_default=True,
     help="How to group the runs.",

@@ -7,8 +7,6 @@ import click
 from assistdb.cli.context import CliContext, pass_cli
 from assistdb.cli.options import json_option
 from assistdb.cli.output import emit_json, note
-from assistdb.store import Database, migrations
-from assistdb.store.database import parse_database_url, redact_url
 
 
 @click.group()
@@ -20,6 +18,8 @@ def db() -> None:
 @pass_cli
 def path(cli: CliContext) -> None:
     """Print where the archive is (a file path, or the URL without its password); opens nothing."""
+    from assistdb.store.database import parse_database_url, redact_url
+
     url = parse_database_url(cli.resolved_database_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
         click.echo(url.database)
@@ -32,6 +32,8 @@ def path(cli: CliContext) -> None:
 @pass_cli
 def current(cli: CliContext, as_json: bool) -> None:
     """Print the archive's schema revision and whether it is the newest."""
+    from assistdb.store import Database, migrations
+
     database = Database(cli.resolved_database_url)
     try:
         revision = migrations.current_revision(database)
@@ -56,6 +58,8 @@ def current(cli: CliContext, as_json: bool) -> None:
 @pass_cli
 def upgrade(cli: CliContext) -> None:
     """Migrate the archive to the newest schema (other commands do this on their own, too)."""
+    from assistdb.store import Database, migrations
+
     database = Database(cli.resolved_database_url)
     try:
         before = migrations.current_revision(database)

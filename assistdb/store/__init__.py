@@ -1,20 +1,34 @@
-"""The store layer: the database, its append-only archive, and the bookkeeping beside it."""
+"""The store layer: the database, its append-only archive, and the bookkeeping beside it.
+
+The names below are loaded on first use, so that a module needing only ``store.objects`` or
+``Filters`` (the CLI's command modules, for ``--help``) does not import SQLAlchemy.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from typing import Any
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from assistdb.store import migrations
-from assistdb.store.archive import ArchiveWriter, RecordResult
-from assistdb.store.contents import FileContents
-from assistdb.store.database import Database, default_database_path, default_database_url
-from assistdb.store.hashing import Sealer
-from assistdb.store.queries import ArchiveReader, Filters, StoredVersion
-from assistdb.store.tool_ledger import ToolLedger
-from assistdb.store.tracking import Tracking
-from assistdb.store.tracking import track as track_threads
+if TYPE_CHECKING:
+    from assistdb.store import migrations
+    from assistdb.store.archive import ArchiveWriter, RecordResult
+    from assistdb.store.database import Database, default_database_path, default_database_url
+    from assistdb.store.filters import Filters
+    from assistdb.store.opened import Store
+    from assistdb.store.queries import ArchiveReader, StoredVersion
+
+_WHERE = {
+    "migrations": "assistdb.store.migrations",
+    "ArchiveWriter": "assistdb.store.archive",
+    "RecordResult": "assistdb.store.archive",
+    "Database": "assistdb.store.database",
+    "default_database_path": "assistdb.store.database",
+    "default_database_url": "assistdb.store.database",
+    "Filters": "assistdb.store.filters",
+    "Store": "assistdb.store.opened",
+    "ArchiveReader": "assistdb.store.queries",
+    "StoredVersion": "assistdb.store.queries",
+}
 
 __all__ = [
     "ArchiveReader",
@@ -26,43 +40,15 @@ __all__ = [
     "StoredVersion",
     "default_database_path",
     "default_database_url",
+    "migrations",
 ]
 
 
-class Store:
-    """One archive database: migrated on open, with its readers and writers.
-
-    ``archive_key`` (default: ``ASSISTDB_ARCHIVE_KEY``) seals new rows with HMAC-SHA256; it is
-    kept in memory only."""
-
-    def __init__(
-        self, url: str | None = None, *, migrate: bool = True, archive_key: str | None = None
-    ) -> None:
-        self.sealer = Sealer(archive_key) if archive_key is not None else Sealer.from_env()
-        self.database = Database(url)
-        if migrate:
-            migrations.ensure_current(self.database)
-        self.reader = ArchiveReader(self.database)
-        self.tools = ToolLedger(self.database, self.sealer)
-        self.tracking = Tracking(self.database)
-        self.contents = FileContents(self.database)
-
-    @contextmanager
-    def writing(self) -> Iterator[ArchiveWriter]:
-        """One write transaction; everything recorded inside commits together or not at all."""
-        with self.database.write() as connection:
-            yield ArchiveWriter(connection, self.sealer)
-
-    def record(self, bodies: Iterable[Mapping[str, Any]], *, track: Sequence[str] = ()) -> RecordResult:
-        """Record API objects in one transaction, optionally starting to track threads."""
-        with self.writing() as writer:
-            result = writer.record(bodies)
-            track_threads(writer.connection, track)
-            return result
-
-    def record_deleted(self, object_ids: Sequence[str]) -> RecordResult:
-        with self.writing() as writer:
-            return writer.record_deleted(object_ids)
-
-    def close(self) -> None:
-        self.database.dispose()
+def __getattr__(name: str) -> Any:
+    where = _WHERE.get(name)
+    if where is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    module = importlib.import_module(where)
+    value = module if where.endswith("." + name) else getattr(module, name)
+    globals()[name] = value
+    return value

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -12,6 +12,7 @@ from sqlalchemy import Select, and_, exists, false, func, literal, select, tuple
 
 from assistdb.store.archive import ARRIVAL_ORDER, HEAD_METADATA, HEADS, VERSIONS
 from assistdb.store.database import Database
+from assistdb.store.filters import Filters
 from assistdb.store.objects import (
     LINK_SEPARATOR,
     METADATA_KEY_LENGTH,
@@ -94,21 +95,6 @@ def stored_version(row: Any) -> StoredVersion:
         prev_hash=row.prev_hash,
         row_hash=row.row_hash,
     )
-
-
-@dataclass(frozen=True)
-class Filters:
-    """What a local search may filter on; every given filter must hold."""
-
-    thread_id: str | None = None
-    run_id: str | None = None
-    vector_store_id: str | None = None  # a vector store's files (``vs_file``)
-    assistant_id: str | None = None
-    status: str | None = None
-    metadata: Mapping[str, str] | None = None
-    created_after: int | None = None
-    created_before: int | None = None
-    include_deleted: bool = False
 
 
 class ArchiveReader:

@@ -121,3 +121,12 @@ def test_import_refuses_bad_files_and_writes_nothing(sqlite_cli: Cli, tmp_path: 
     assert sqlite_cli.archive() == before
     assert_one_line_error(sqlite_cli("audit", "export", str(tmp_path / "no" / "dir" / "x.jsonl")), 2)
     assert not (tmp_path / "no").exists()
+
+
+def test_usage_groupings_offered_by_the_cli_are_the_librarys() -> None:
+    from typing import get_args
+
+    from assistdb.audit.usage import GroupBy
+    from assistdb.cli.audit import GROUPINGS
+
+    assert get_args(GroupBy) == GROUPINGS

@@ -30,20 +30,26 @@ HEAVY = (
     "numpy",
 )
 
-PROBE = f"""
+PROBE = """
 import json, sys
 from assistdb.cli import cli
-code = cli(sys.argv[1:], prog_name="assistdb", standalone_mode=False)
-roots = {HEAVY!r}
-heavy = sorted({{n for n in sys.modules for r in roots if n == r or n.startswith(r + ".")}})
-print(json.dumps({{"code": code, "heavy": heavy}}), file=sys.stderr)
+try:
+    code = cli(sys.argv[2:], prog_name="assistdb", standalone_mode=False)
+except SystemExit as exit:  # --version exits once it has printed
+    code = exit.code
+roots = tuple(json.loads(sys.argv[1]))
+heavy = sorted({n for n in sys.modules for r in roots if n == r or n.startswith(r + ".")})
+print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 """
 
 
-def imported_by(*args: str, env: dict[str, str] | None = None) -> tuple[int, list[str]]:
-    """Run the CLI in a fresh interpreter; its exit code and the heavy modules it imported."""
+def imported_by(
+    *args: str, env: dict[str, str] | None = None, roots: tuple[str, ...] = HEAVY
+) -> tuple[int, list[str]]:
+    """Run the CLI in a fresh interpreter; its exit code and the modules under ``roots`` it
+    imported."""
     process = subprocess.run(
-        [sys.executable, "-c", PROBE, *args],
+        [sys.executable, "-c", PROBE, json.dumps(roots), *args],
         capture_output=True,
         text=True,
         env=env or subprocess_env(),
@@ -82,6 +88,16 @@ def test_archive_reads_and_help_import_neither_the_sdk_nor_the_server(
     code, heavy = imported_by("--db", sqlite_cli.database_url, *resolved)
     assert code == 0
     assert heavy == []
+
+
+@pytest.mark.parametrize(
+    "args", [("--help",), ("--version",), ("threads", "--help"), ("audit", "--help"), ("db", "--help")]
+)
+def test_help_and_version_do_not_even_load_the_database_layer(args: tuple[str, ...]) -> None:
+    """Listing commands reads no archive: no SQLAlchemy (about half of an archive read's start)."""
+    code, loaded = imported_by(*args, roots=("sqlalchemy", *HEAVY))
+    assert code in (0, None)
+    assert loaded == []
 
 
 def test_a_command_that_calls_the_api_imports_the_sdk_but_not_the_server(sqlite_cli: Cli) -> None:
