@@ -29,6 +29,7 @@ from assistdb.errors import NotFoundError
 from assistdb.migration.journal import Journal
 from assistdb.migration.planning import MAX_BATCH, Plan, comparable, plan_thread
 from assistdb.store import Filters, Store
+from assistdb.store.queries import ThreadContents
 
 T = TypeVar("T")
 Status = Literal["migrated", "planned", "refused", "failed"]
@@ -104,7 +105,9 @@ class Migrator:
     # planning ---------------------------------------------------------------------------------
 
     def plan(self, thread_id: str, *, check_files: bool = True) -> Plan:
-        contents = self.store.reader.thread_contents(thread_id)
+        return self._plan_of(thread_id, self.store.reader.thread_contents(thread_id), check_files)
+
+    def _plan_of(self, thread_id: str, contents: ThreadContents | None, check_files: bool = True) -> Plan:
         if contents is None:
             raise NotFoundError(f"the archive has no thread {thread_id}", hint="sync it first")
         missing: set[str] = set()
@@ -131,28 +134,33 @@ class Migrator:
 
         ``verify=False`` leaves out the final listing (benchmarks measure it apart); the create
         call's items then stay unjournaled until a later run verifies."""
-        return self._carry_out(*self._planned(thread_id), dry_run=dry_run, verify=verify)
+        contents = self.store.reader.thread_contents(thread_id)
+        return self._carry_out(*self._planned(thread_id, contents), dry_run=dry_run, verify=verify)
 
     def migrate_all(
         self, thread_ids: Iterable[str], *, dry_run: bool = False, verify: bool = True
     ) -> Iterator[ThreadOutcome]:
-        """:meth:`migrate` each thread in turn, planning the next one (reading it from the
-        archive, most of this side's own time per thread) while the one before it is sent."""
-        ids = iter(thread_ids)
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="assistdb-plan") as planner:
-            first = next(ids, None)
-            upcoming = None if first is None else planner.submit(self._planned, first)
-            while upcoming is not None:
-                planned = upcoming.result()
-                following = next(ids, None)
-                upcoming = None if following is None else planner.submit(self._planned, following)
-                yield self._carry_out(*planned, dry_run=dry_run, verify=verify)
+        """:meth:`migrate` each thread in turn, reading the next one from the archive (most of
+        this side's own time per thread: its bodies' JSON) while the one before it is sent.
 
-    def _planned(self, thread_id: str) -> tuple[ThreadOutcome, Plan | None]:
+        Only that read runs beside: it makes no request, so Ctrl-C never waits on it for long."""
+        read = self.store.reader.thread_contents
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="assistdb-read") as reader:
+            ids = iter(thread_ids)
+            current = next(ids, None)
+            upcoming = None if current is None else reader.submit(read, current)
+            while current is not None and upcoming is not None:
+                contents = upcoming.result()
+                following = next(ids, None)
+                upcoming = None if following is None else reader.submit(read, following)
+                yield self._carry_out(*self._planned(current, contents), dry_run=dry_run, verify=verify)
+                current = following
+
+    def _planned(self, thread_id: str, contents: ThreadContents | None) -> tuple[ThreadOutcome, Plan | None]:
         """The thread's plan and its outcome so far (failed, with the reason, if it has none)."""
         outcome = ThreadOutcome(thread_id, "failed")
         try:
-            plan = self.plan(thread_id)
+            plan = self._plan_of(thread_id, contents)
         except (NotFoundError, ThreadFailed) as exc:
             outcome.error = str(exc)
             return outcome, None

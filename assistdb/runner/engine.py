@@ -216,8 +216,8 @@ class RunEngine:
         the run may exist, and a blind resend is refused while it is active (one active run per
         thread), leaving it unwatched and uncancelled. So the thread's newest run is looked up
         first (:meth:`_find_created`); only when this create made none is it sent again, after
-        a pause, as often as the client's ``max_retries`` allows (a 429 is resent at once after
-        the pause: nothing was created)."""
+        a pause, as often as the client's ``max_retries`` allows (after a 429 without looking:
+        a refusal made nothing)."""
         no_retries = _WithoutRetries()
         failures = 0
         while True:
