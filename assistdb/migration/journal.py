@@ -38,7 +38,9 @@ class _Pending:
 
 
 class Journal:
-    """Reads and appends journal rows, each append in its own transaction."""
+    """Reads and appends journal rows. Confirmations are kept back and written together
+    (:meth:`confirm`); every other append is a transaction of its own, or shares the one that
+    reads a thread's progress (:meth:`start`)."""
 
     def __init__(self, database: Database, target: str) -> None:
         self.database = database

@@ -271,7 +271,6 @@ class Migrator:
     ) -> tuple[int, str | None]:
         """Journal the items the target holds beyond the last journaled one (all of them when
         none is), checking each against the plan; return the new count and last item ID."""
-        self.journal.flush()  # what is kept back is journaled before the listing it is matched to
         start = 0 if last is None else confirmed
         found = list(self._list(conversation_id, after=last))
         if not found:
