@@ -262,9 +262,20 @@ def test_a_batch_the_endpoint_rejects_fails_that_thread_only(run_cli: Cli) -> No
 def test_retries_ride_out_a_flaky_endpoint(run_cli: Cli) -> None:
     thread_id = run_cli.server.seed_thread(messages=120, runs=40)
     archive(run_cli, thread_id)
-    run_cli.server.configure(fault_rate=0.3)
-    outcome = run_cli.json("threads", "migrate", thread_id, "--retries", "20")[0]
-    run_cli.server.configure(fault_rate=0.0)
+    server = run_cli.server
+
+    def settle(operation: str, status: int, body: object) -> None:
+        if status == 429 or status >= 500:  # the first request failed: from now on, three in ten
+            server.configure(fault_rate=0.3)
+
+    # The first request fails for sure (a 30% rate alone left some runs without any fault).
+    server.on_response = settle
+    server.configure(fault_rate=1.0)
+    try:
+        outcome = run_cli.json("threads", "migrate", thread_id, "--retries", "20")[0]
+    finally:
+        server.on_response = None
+        server.configure(fault_rate=0.0)
     assert outcome["status"] == "migrated"
     items = conversation_items(run_cli, outcome["conversation_id"])
     assert [item_text(i) for i in items] == archived_texts(run_cli, thread_id)
