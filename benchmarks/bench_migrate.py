@@ -5,6 +5,9 @@ to conversations on the same server twice, alternately, into new conversations e
 
 * **by hand**: the SDK creates each conversation with the plan's first 20 items and adds the
   rest 20 at a time (``items.create``), with the items already planned: no journal, no checks;
+* **by hand, generic post**: the same requests through the SDK's generic ``post`` with the
+  items as JSON, as assistdb sends them (the typed methods' walk over every item's shape is most
+  of the typed calls' time): what is left between this and assistdb is assistdb's own work;
 * **assistdb**: ``Migrator.migrate_all`` (what ``assistdb threads migrate`` runs): planning
   from the archive (each thread while the one before it is sent) and the journal in the
   archive; then, measured apart, the final verify that lists every conversation back (which
@@ -19,6 +22,7 @@ Target: assistdb at most 1.2× the time by hand, journal included. SQLite always
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import statistics
 import tempfile
@@ -57,6 +61,19 @@ def _by_hand(client: Any, plans: list[Any]) -> float:
         conversation = client.conversations.create(metadata=plan.metadata, items=batches[0])
         for batch in batches[1:]:
             client.conversations.items.create(conversation.id, items=batch)
+    return time.perf_counter() - started
+
+
+def _by_hand_post(client: Any, plans: list[Any]) -> float:
+    started = time.perf_counter()
+    for plan in plans:
+        batches = plan.batches()
+        answer = client.post(
+            "/conversations", body={"metadata": plan.metadata, "items": batches[0]}, cast_to=bytes
+        )
+        conversation_id = json.loads(answer)["id"]
+        for batch in batches[1:]:
+            client.post(f"/conversations/{conversation_id}/items", body={"items": batch}, cast_to=bytes)
     return time.perf_counter() - started
 
 
@@ -113,15 +130,18 @@ def measure(backend: str, archive_urls: list[str], base_url: str, threads: int, 
     items = sum(len(plan.items) for plan in plans)
     client.conversations.create()  # the connection is open before any timing
     hand: list[float] = []
+    posted: list[float] = []
     ours: list[float] = []
     verifying: list[float] = []
     for archive_url in archive_urls:  # each run of assistdb needs an archive with no journal yet
         hand.append(_by_hand(client, plans))
+        posted.append(_by_hand_post(client, plans))
         migrating, verified = _assistdb(archive_url, client, thread_ids)
         ours.append(migrating)
         verifying.append(migrating + verified)
-    hand_time, our_time, whole = (
+    hand_time, post_time, our_time, whole = (
         statistics.median(hand),
+        statistics.median(posted),
         statistics.median(ours),
         statistics.median(verifying),
     )
@@ -129,8 +149,10 @@ def measure(backend: str, archive_urls: list[str], base_url: str, threads: int, 
         backend,
         f"{threads} × {messages:,}",
         f"{items / hand_time:,.0f}",
+        f"{items / post_time:,.0f}",
         f"{items / our_time:,.0f}",
         f"{our_time / hand_time:.2f}×",
+        f"{our_time / post_time:.2f}×",
         f"{items / whole:,.0f}",
         f"{whole / hand_time:.2f}×",
     ]
@@ -175,8 +197,10 @@ def main() -> None:
             "archive",
             "threads × messages",
             "SDK by hand",
+            "by hand, generic post",
             "assistdb",
             "time ratio",
+            "ratio to generic post",
             "assistdb with verify",
             "time ratio",
         ],

@@ -15,9 +15,15 @@ from sqlalchemy import Connection, Table
 
 
 def bulk_insert(
-    connection: Connection, table: Table, rows: Sequence[dict[str, Any]], *, upsert_on: str | None = None
+    connection: Connection,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    upsert_on: str | None = None,
+    skip_existing: Sequence[str] = (),
 ) -> None:
-    """Insert ``rows`` (dicts with the same keys); with ``upsert_on``, replace rows whose key exists."""
+    """Insert ``rows`` (dicts with the same keys); with ``upsert_on``, replace rows whose key exists;
+    with ``skip_existing`` (the columns of a unique key), leave out rows whose key exists."""
     if not rows:
         return
     columns = list(rows[0])
@@ -26,6 +32,8 @@ def bulk_insert(
     if upsert_on is not None:
         updates = ", ".join(f"{column} = EXCLUDED.{column}" for column in columns if column != upsert_on)
         conflict = f" ON CONFLICT ({upsert_on}) DO UPDATE SET {updates}"
+    elif skip_existing:
+        conflict = f" ON CONFLICT ({', '.join(skip_existing)}) DO NOTHING"
     if connection.dialect.name == "postgresql":
         from sqlalchemy.dialects import postgresql
 
