@@ -9,13 +9,29 @@ The server keeps no object in memory between requests: lists page through the da
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Insert,
+    Integer,
+    Select,
+    String,
+    Table,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from assistdb.server import tables
@@ -96,10 +112,10 @@ class Tx:
     def _body(self, table: Table, object_id: str, *where: Any) -> Obj | None:
         if not object_id:  # no ID is empty: nothing to look up (a round with no step yet)
             return None
-        conditions = [table.c.id == object_id, *where]
-        if "deleted" in table.c:
-            conditions.append(table.c.deleted == False)  # noqa: E712 (SQL, not Python)
-        found = self.connection.execute(select(table.c.body).where(*conditions)).scalar()
+        query = _body_by_id(table)
+        if where:
+            query = query.where(*where)
+        found = self.connection.execute(query, {"match_id": object_id}).scalar()
         return None if found is None else decode(found)
 
     def _required(self, table: Table, object_id: str, *where: Any) -> Obj:
@@ -109,12 +125,10 @@ class Tx:
         return found
 
     def _save(self, table: Table, obj: Obj, **columns: Any) -> None:
-        self.connection.execute(
-            update(table).where(table.c.id == obj["id"]).values(body=encode(obj), **columns)
-        )
+        self.connection.execute(_update_by_id(table), {"match_id": obj["id"], "body": encode(obj), **columns})
 
     def _insert(self, table: Table, obj: Obj, **columns: Any) -> None:
-        self.connection.execute(insert(table).values(id=obj["id"], body=encode(obj), **columns))
+        self.connection.execute(_insert_into(table), {"id": obj["id"], "body": encode(obj), **columns})
 
     def insert_many(self, table: Table, rows: Sequence[dict[str, Any]]) -> None:
         """Bulk insert (seeding); rows are column dicts, ``body`` an object or its JSON text."""
@@ -144,11 +158,7 @@ class Tx:
     def thread(self, thread_id: str, *, lock: bool = False) -> Obj:
         """The thread; ``lock`` holds its row until commit (PostgreSQL), serialising the writers
         that must agree on its active run (SQLite serialises every writer anyway)."""
-        table = tables.threads
-        query = select(table.c.body).where(table.c.id == thread_id)
-        if lock:
-            query = query.with_for_update()
-        found = self.connection.execute(query).scalar()
+        found = self.connection.execute(_thread_body(lock), {"match_id": thread_id}).scalar()
         if found is None:
             raise not_found("thread", thread_id)
         return dict(decode(found))
@@ -224,18 +234,7 @@ class Tx:
         return found
 
     def run_by_id(self, run_id: str, *, lock: bool = False) -> RunRow | None:
-        table = tables.runs
-        query = select(
-            table.c.body,
-            table.c.driver,
-            table.c.owner,
-            table.c.lease_until,
-            table.c.expire_at,
-            table.c.event_count,
-        ).where(table.c.id == run_id)
-        if lock:
-            query = query.with_for_update()
-        row = self.connection.execute(query).first()
+        row = self.connection.execute(_run_row(lock), {"match_id": run_id}).first()
         if row is None:
             return None
         return RunRow(
@@ -251,22 +250,22 @@ class Tx:
         On PostgreSQL the insert runs in a savepoint, so that the transaction stays usable after
         the conflict (to name the active run); SQLite undoes only the failed statement anyway."""
         body = encode(obj)
-        insert_run = insert(tables.runs).values(
-            id=obj["id"],
-            body=body,
-            thread_id=obj["thread_id"],
-            status=obj["status"],
-            driver=encode(driver),
-            expire_at=expire_at,
-            owner=owner,
-            lease_until=lease_until,
-        )
+        row = {
+            "id": obj["id"],
+            "body": body,
+            "thread_id": obj["thread_id"],
+            "status": obj["status"],
+            "driver": encode(driver),
+            "expire_at": expire_at,
+            "owner": owner,
+            "lease_until": lease_until,
+        }
         try:
             if self.connection.dialect.name == "postgresql":
                 with self.connection.begin_nested():
-                    self.connection.execute(insert_run)
+                    self.connection.execute(_insert_into(tables.runs), row)
             else:
-                self.connection.execute(insert_run)
+                self.connection.execute(_insert_into(tables.runs), row)
         except IntegrityError:
             raise ActiveRunConflict(obj["thread_id"]) from None
         return RunRow(decode(body), copy.deepcopy(driver), owner, lease_until, expire_at, 0)
@@ -285,9 +284,8 @@ class Tx:
         }
 
     def set_run_owner(self, run_id: str, owner: str | None, lease_until: float | None) -> None:
-        table = tables.runs
         self.connection.execute(
-            update(table).where(table.c.id == run_id).values(owner=owner, lease_until=lease_until)
+            _update_by_id(tables.runs), {"match_id": run_id, "owner": owner, "lease_until": lease_until}
         )
 
     # steps ------------------------------------------------------------------------------------
@@ -330,17 +328,13 @@ class Tx:
 
     def flush_events(self) -> None:
         """Write the events added so far (``Store.writing`` calls it before committing)."""
-        table = tables.runs
         pending, self._events = self._events, {}
         saves, self._run_saves = self._run_saves, {}
         for run_id in saves.keys() - pending.keys():
-            self.connection.execute(update(table).where(table.c.id == run_id).values(**saves[run_id]))
+            self.connection.execute(_update_by_id(tables.runs), {"match_id": run_id, **saves[run_id]})
         for run_id, events in pending.items():
             last = self.connection.execute(
-                update(table)
-                .where(table.c.id == run_id)
-                .values(event_count=table.c.event_count + len(events), **saves.get(run_id, {}))
-                .returning(table.c.event_count)
+                _NUMBER_EVENTS, {"match_id": run_id, "added": len(events), **saves.get(run_id, {})}
             ).scalar()
             if last is None:  # the run was deleted in this transaction
                 continue
@@ -350,10 +344,10 @@ class Tx:
                 {"run_id": run_id, "n": n, "event": event, "data": data, "created_at": at}
                 for (n, event, data), (_, _, at) in zip(numbered, events, strict=True)
             ]
-            self.connection.execute(insert(tables.run_events), rows)
+            self.connection.execute(_insert_into(tables.run_events), rows)
             self.written.setdefault(run_id, []).extend(numbered)
             if self.connection.dialect.name == "postgresql":
-                self.connection.execute(select(func.pg_notify(CHANNEL, run_id)))
+                self.connection.execute(_NOTIFY, {"run_id": run_id})
 
     def events_after(self, run_id: str, after: int, limit: int = 500) -> list[Event]:
         table = tables.run_events
@@ -477,3 +471,59 @@ class ServerState:
             tx.flush_events()
         if tx.written and self.on_commit is not None:
             self.on_commit(tx.written)
+
+
+# The statements of a run's hot path, built once (bound parameters named ``match_id`` and so on,
+# apart from the columns'): building a statement and its cache key cost SQLAlchemy more than
+# running it, and a streamed round runs about twenty.
+
+
+@functools.cache
+def _insert_into(table: Table) -> Insert:
+    return insert(table)
+
+
+@functools.cache
+def _update_by_id(table: Table) -> Update:
+    """Sets the columns named in the parameters, of the row whose ID is ``match_id``."""
+    return update(table).where(table.c.id == bindparam("match_id", type_=String))
+
+
+@functools.cache
+def _body_by_id(table: Table) -> Select[Any]:
+    """The body of the row whose ID is ``match_id``, unless deleted."""
+    conditions = [table.c.id == bindparam("match_id", type_=String)]
+    if "deleted" in table.c:
+        conditions.append(table.c.deleted == False)  # noqa: E712 (SQL, not Python)
+    return select(table.c.body).where(*conditions)
+
+
+@functools.cache
+def _thread_body(lock: bool) -> Select[Any]:
+    table = tables.threads
+    query = select(table.c.body).where(table.c.id == bindparam("match_id", type_=String))
+    return query.with_for_update() if lock else query
+
+
+@functools.cache
+def _run_row(lock: bool) -> Select[Any]:
+    table = tables.runs
+    query = select(
+        table.c.body,
+        table.c.driver,
+        table.c.owner,
+        table.c.lease_until,
+        table.c.expire_at,
+        table.c.event_count,
+    ).where(table.c.id == bindparam("match_id", type_=String))
+    return query.with_for_update() if lock else query
+
+
+#: Numbers a batch of ``added`` events from the run's row (and saves the run's columns given).
+_NUMBER_EVENTS = (
+    update(tables.runs)
+    .where(tables.runs.c.id == bindparam("match_id", type_=String))
+    .values(event_count=tables.runs.c.event_count + bindparam("added", type_=Integer))
+    .returning(tables.runs.c.event_count)
+)
+_NOTIFY = select(func.pg_notify(CHANNEL, bindparam("run_id", type_=String)))
