@@ -214,6 +214,9 @@ class Tx:
     ) -> list[Obj]:
         """The thread's messages oldest first (only the newest ``last`` if given)."""
         table = tables.messages
+        if last is None and exclude_run is not None:  # what a run's request reads: built once
+            found = self.connection.execute(_MESSAGES_BUT_RUN, {"match_id": thread_id, "run_id": exclude_run})
+            return [decode(body) for body in found.scalars()]
         conditions = [table.c.thread_id == thread_id, table.c.deleted == False]  # noqa: E712
         if exclude_run is not None:
             conditions.append(func.coalesce(table.c.run_id, "") != exclude_run)
@@ -525,5 +528,15 @@ _NUMBER_EVENTS = (
     .where(tables.runs.c.id == bindparam("match_id", type_=String))
     .values(event_count=tables.runs.c.event_count + bindparam("added", type_=Integer))
     .returning(tables.runs.c.event_count)
+)
+#: The thread's messages oldest first, but for those of the run ``run_id``.
+_MESSAGES_BUT_RUN = (
+    select(tables.messages.c.body)
+    .where(
+        tables.messages.c.thread_id == bindparam("match_id", type_=String),
+        tables.messages.c.deleted == False,  # noqa: E712 (SQL, not Python)
+        func.coalesce(tables.messages.c.run_id, "") != bindparam("run_id", type_=String),
+    )
+    .order_by(tables.messages.c.seq)
 )
 _NOTIFY = select(func.pg_notify(CHANNEL, bindparam("run_id", type_=String)))
