@@ -125,10 +125,10 @@ class Journal:
         Confirmations are kept back and written together: by the next :meth:`start`, once
         :data:`WRITE_EVERY` seconds have passed since the last write, or at :meth:`flush` (the
         migration flushes when a thread fails or is interrupted, and when it ends), without
-        waiting for PostgreSQL's flush to disk. Losing some, to a kill or a
-        crash of the database server, costs only a listing: the next run finds the journal
-        behind the target and reconciles, as after any uncertain request. The records that
-        prevent a second conversation (``created``) are written at once and durably."""
+        waiting for PostgreSQL's flush to disk. Losing some, to a kill or a crash of the
+        database server, costs only a listing: the next run finds the journal behind the target
+        and reconciles, as after any uncertain request. The records that prevent a second
+        conversation (:meth:`created`) are written durably, before the thread ends."""
         for offset, item_id in enumerate(item_ids):
             self._pending[(conversation_id, first_position + offset)] = item_id
         if self._pending and time.monotonic() - self._written_at >= WRITE_EVERY:

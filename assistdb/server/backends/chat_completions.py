@@ -539,8 +539,8 @@ async def _chunks(stream: openai.AsyncStream[object]) -> AsyncIterator[object]:
 
 def _events(chunk: object, attempt: _Attempt) -> list[ModelEvent]:
     """The events in one chunk (only the first choice counts: a run asks for one). A field of
-    the wrong type counts as absent, as the SDK's typed chunks (built without validation) would
-    have let it through."""
+    the wrong type counts as absent (the SDK's typed chunks, built without validation, let such
+    a field through to fail later)."""
     events: list[ModelEvent] = []
     for choice in _objects(_field(chunk, "choices")):
         if choice.get("index", 0) != 0:
