@@ -158,7 +158,7 @@ class Tx:
     def thread(self, thread_id: str, *, lock: bool = False) -> Obj:
         """The thread; ``lock`` holds its row until commit (PostgreSQL), serialising the writers
         that must agree on its active run (SQLite serialises every writer anyway)."""
-        found = self.connection.execute(_thread_body(lock), {"match_id": thread_id}).scalar()
+        found = self.connection.execute(_body_by_id(tables.threads, lock), {"match_id": thread_id}).scalar()
         if found is None:
             raise not_found("thread", thread_id)
         return dict(decode(found))
@@ -493,18 +493,12 @@ def _update_by_id(table: Table) -> Update:
 
 
 @functools.cache
-def _body_by_id(table: Table) -> Select[Any]:
-    """The body of the row whose ID is ``match_id``, unless deleted."""
+def _body_by_id(table: Table, lock: bool = False) -> Select[Any]:
+    """The body of the row whose ID is ``match_id``, unless deleted; ``lock``: FOR UPDATE."""
     conditions = [table.c.id == bindparam("match_id", type_=String)]
     if "deleted" in table.c:
         conditions.append(table.c.deleted == False)  # noqa: E712 (SQL, not Python)
-    return select(table.c.body).where(*conditions)
-
-
-@functools.cache
-def _thread_body(lock: bool) -> Select[Any]:
-    table = tables.threads
-    query = select(table.c.body).where(table.c.id == bindparam("match_id", type_=String))
+    query = select(table.c.body).where(*conditions)
     return query.with_for_update() if lock else query
 
 
