@@ -21,6 +21,7 @@ import contextlib
 import contextvars
 import math
 import sys
+import time
 from array import array
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -29,9 +30,13 @@ from typing import TypeVar
 
 @dataclass(frozen=True)
 class EmbeddingFailure:
-    """Why a text has no vector (one line, without credentials)."""
+    """Why a text has no vector (one line, without credentials). ``status``: the upstream's
+    HTTP status, if it answered one. ``refused``: the upstream refused this very text (it
+    answered others of the same batch), so asking again soon is pointless."""
 
     message: str
+    status: int | None = None
+    refused: bool = False
 
 
 Known = dict[str, bytes | EmbeddingFailure]
@@ -74,6 +79,35 @@ async def until_known(
                 known.update(await embed(fresh))
 
 
+class Refusals:
+    """Chunks whose text the upstream refused (``EmbeddingFailure.refused``), by model and chunk
+    ``seq``, which the search backfill leaves alone for ``RETRY_REFUSED_SECONDS``: oldest first,
+    a refused chunk would otherwise cost every search a request bound to fail. In memory, per
+    process (a restart tries them again), at most ``MAX_REFUSALS``, the oldest dropped first."""
+
+    RETRY_REFUSED_SECONDS = 3600.0
+    MAX_REFUSALS = 4096
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._until: dict[tuple[str, int], float] = {}
+
+    def add(self, model: str, seqs: Sequence[int]) -> None:
+        until = self._clock() + self.RETRY_REFUSED_SECONDS
+        for seq in seqs:
+            self._until.pop((model, seq), None)
+            self._until[(model, seq)] = until
+        while len(self._until) > self.MAX_REFUSALS:
+            del self._until[next(iter(self._until))]
+
+    def current(self, model: str) -> list[int]:
+        """The seqs of ``model``'s refused chunks not due for another try yet."""
+        now = self._clock()
+        for key in [key for key, until in self._until.items() if until <= now]:
+            del self._until[key]
+        return [seq for (refused_by, seq) in self._until if refused_by == model]
+
+
 @dataclass
 class Lookup:
     """The vectors one transaction may use, and the texts it asked for that are not known yet."""
@@ -81,11 +115,12 @@ class Lookup:
     model: str
     known: Known = field(default_factory=dict)
     missing: dict[str, None] = field(default_factory=dict)
+    refusals: Refusals = field(default_factory=Refusals)
 
     @classmethod
-    def current(cls, model: str) -> Lookup:
+    def current(cls, model: str, refusals: Refusals) -> Lookup:
         known = _known.get()
-        return cls(model, {} if known is None else known)
+        return cls(model, {} if known is None else known, refusals=refusals)
 
     def get(self, text: str) -> bytes | EmbeddingFailure | None:
         """The text's vector or failure; ``None`` (noted as missing) if not computed yet."""

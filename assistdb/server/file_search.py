@@ -133,11 +133,11 @@ def add_vectors(connection: Connection, model: str, rows: Sequence[tuple[int, st
 
 
 def unembedded(
-    connection: Connection, store_ids: Sequence[str], model: str, limit: int
+    connection: Connection, store_ids: Sequence[str], model: str, limit: int, *, skip: Sequence[int] = ()
 ) -> list[tuple[int, str, str, str]]:
     """(seq, store, file, text) of up to ``limit`` of the stores' chunks that have no vector from
     ``model`` (indexed while embeddings were off or by another model, or rebuilt by a restore),
-    oldest first."""
+    oldest first, but for the chunks ``skip`` names."""
     chunks, vectors = file_tables.chunks, file_tables.chunk_embeddings
     embedded = (
         select(vectors.c.chunk_seq)
@@ -146,7 +146,11 @@ def unembedded(
     )
     rows = connection.execute(
         select(chunks.c.seq, chunks.c.vector_store_id, chunks.c.file_id, chunks.c.text)
-        .where(chunks.c.vector_store_id.in_(list(store_ids)), ~embedded)
+        .where(
+            chunks.c.vector_store_id.in_(list(store_ids)),
+            ~embedded,
+            *([chunks.c.seq.not_in(list(skip))] if skip else []),
+        )
         .order_by(chunks.c.seq)
         .limit(limit)
     )

@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from assistdb.server import tables
-from assistdb.server.embeddings import Lookup
+from assistdb.server.embeddings import Lookup, Refusals
 from assistdb.server.errors import invalid, not_found
 from assistdb.server.event_wakeups import CHANNEL
 from assistdb.server.ids import IdFactory
@@ -451,6 +451,8 @@ class ServerState:
         self.on_commit: Callable[[dict[str, list[Event]]], None] | None = None
         #: The upstream's embedding model when hybrid file search is on (see ``embeddings``).
         self.embedding_model: str | None = None
+        #: Chunks the upstream refused to embed, left out of the search backfill for a while.
+        self.refusals = Refusals()
 
     def new_id(self, prefix: str) -> str:
         return self.ids.new(prefix)
@@ -467,7 +469,8 @@ class ServerState:
         crash of the database server, such as stream deltas)."""
         with self.database.write(durable=durable) as connection:
             model = self.embedding_model
-            tx = Tx(connection, self.ids, Lookup.current(model) if model is not None else None)
+            lookup = Lookup.current(model, self.refusals) if model is not None else None
+            tx = Tx(connection, self.ids, lookup)
             yield tx
             if tx.embeddings is not None:
                 tx.embeddings.check()  # rolls back a transaction that lacked vectors

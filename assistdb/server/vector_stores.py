@@ -329,18 +329,29 @@ def _backfill(tx: Tx, store_ids: list[str]) -> None:
     ranked by words alone for good: a larger backlog is worked off over the next searches.
 
     Asked only once the queries' vectors are known, in a pass of its own: a chunk the upstream
-    refuses (its batch then fails) cannot cost a query its vector. A chunk the upstream could
-    not embed stays without one (it is tried again by a later search)."""
+    refuses cannot cost a query its vector. A chunk the upstream could not embed stays without
+    one: tried again by a later search, or, when the upstream refused its very text, not for a
+    while (``Refusals``)."""
     lookup = tx.embeddings
     if lookup is None or lookup.missing or not store_ids:
         return
-    pending = file_search.unembedded(tx.connection, store_ids, lookup.model, file_search.BACKFILL_CHUNKS)
+    pending = file_search.unembedded(
+        tx.connection,
+        store_ids,
+        lookup.model,
+        file_search.BACKFILL_CHUNKS,
+        skip=lookup.refusals.current(lookup.model),
+    )
     found = [(row, lookup.get(row[3])) for row in pending]
     if not lookup.missing:
         rows = [
             (seq, store, file, vector) for (seq, store, file, _), vector in found if isinstance(vector, bytes)
         ]
         file_search.add_vectors(tx.connection, lookup.model, rows)
+        refused = [
+            seq for (seq, *_), vector in found if isinstance(vector, EmbeddingFailure) and vector.refused
+        ]
+        lookup.refusals.add(lookup.model, refused)
 
 
 def _store_file(tx: Tx, store_id: str, file_id: str) -> Obj:

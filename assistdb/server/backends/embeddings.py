@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: Inputs per ``/embeddings`` request (OpenAI takes up to 2048; local servers prefer fewer).
 BATCH_SIZE = 64
+#: Statuses with which an upstream refuses the input itself (too long for the model, say).
+INPUT_REFUSED = (400, 413, 422)
 
 
 class Embedder:
@@ -43,17 +45,52 @@ class Embedder:
         await self._client.close()
 
     async def embed(self, texts: Iterable[str]) -> Known:
-        """Vectors of the distinct texts, in batches; after a batch fails the rest are not tried."""
+        """Vectors of the distinct texts, in batches; after a batch fails the rest are not tried.
+
+        A batch of several texts that the upstream refuses as input (400, 413, 422) is split in
+        halves, and a refused half again, so that a text the model cannot take (a chunk longer
+        than its context, say) fails alone, marked ``refused``, and its batch-mates get their
+        vectors. The splitting stops when both halves of a split are refused: then the cause is
+        not one text (a wrong model name, say), and the batch fails as a whole. One refused text
+        in a batch of 64 costs 12 more requests; a refusal of everything, 2."""
         distinct = list(dict.fromkeys(texts))
         found: Known = {}
         for start in range(0, len(distinct), BATCH_SIZE):
             batch = distinct[start : start + BATCH_SIZE]
             outcome = await self._batch(batch)
-            if isinstance(outcome, EmbeddingFailure):
-                found.update(dict.fromkeys(distinct[start:], outcome))
+            if isinstance(outcome, list):
+                found.update(zip(batch, outcome, strict=True))
+                continue
+            stop = await self._narrow(batch, outcome, found) if len(batch) > 1 else outcome
+            if stop is not None:
+                found.update({text: stop for text in distinct[start:] if text not in found})
                 break
-            found.update(zip(batch, outcome, strict=True))
         return found
+
+    async def _narrow(
+        self, batch: list[str], failure: EmbeddingFailure, found: Known
+    ) -> EmbeddingFailure | None:
+        """Embed what can be of ``batch``, which failed with ``failure`` (see :meth:`embed`), into
+        ``found``; return the failure that ends the embedding, if any."""
+        if failure.status not in INPUT_REFUSED:
+            return failure
+        if len(batch) == 1:
+            found[batch[0]] = EmbeddingFailure(failure.message, failure.status, refused=True)
+            return None
+        middle = len(batch) // 2
+        halves = (batch[:middle], batch[middle:])
+        outcomes = [await self._batch(half) for half in halves]
+        failures = [outcome for outcome in outcomes if isinstance(outcome, EmbeddingFailure)]
+        if len(failures) == len(halves):
+            return failures[0]
+        for half, outcome in zip(halves, outcomes, strict=True):
+            if isinstance(outcome, list):
+                found.update(zip(half, outcome, strict=True))
+                continue
+            stop = await self._narrow(half, outcome, found)
+            if stop is not None:
+                return stop
+        return None
 
     async def _batch(self, batch: list[str]) -> list[bytes] | EmbeddingFailure:
         attempt = 0
@@ -104,7 +141,8 @@ class Embedder:
         if isinstance(exc, openai.APIStatusError):
             said = scrub(upstream_detail(exc), (self.settings.api_key,))
             return EmbeddingFailure(
-                f"{where} answered HTTP {exc.status_code} for embedding model {self.model!r}: {said}"
+                f"{where} answered HTTP {exc.status_code} for embedding model {self.model!r}: {said}",
+                status=exc.status_code,
             )
         return EmbeddingFailure(f"could not reach {where} for embeddings: {summary(exc)}")
 

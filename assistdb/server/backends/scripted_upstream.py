@@ -22,6 +22,8 @@ four characters in it (its ends marked) is hashed into one of 256 dimensions (or
 words or spellings (``photosynthesis``, ``fotosynthesys``) are close, unrelated ones near
 orthogonal.
 ``script_embeddings(Failure(...), ...)`` makes the next embeddings requests fail instead.
+With ``embedding_context`` set, a request with a longer input (in tokens, counted as below) is
+refused with a 400, as a real model refuses input beyond its context.
 
 Every request is recorded (``requests``) with what was answered, so tests can check both sides
 against the OpenAPI description. Counting: a completion token is one streamed text piece (a word
@@ -178,6 +180,8 @@ class ScriptedUpstream:
         self.latency = latency
         #: Dimensions of the vectors ``/embeddings`` answers (1,536 measures a large model's cost).
         self.embedding_dimensions = embedding_dimensions
+        #: Tokens an embeddings input may have (``None``: any number).
+        self.embedding_context: int | None = None
         self.requests: list[Exchange] = []
         self._script: deque[Behaviour] = deque()
         self._embedding_script: deque[Failure] = deque()
@@ -311,7 +315,7 @@ class ScriptedUpstream:
         exchange, body = await self._record(request)
         with self._lock:
             scripted = self._embedding_script.popleft() if self._embedding_script else None
-        problem = _embedding_problem(body, self.embedding_dimensions)
+        problem = _embedding_problem(body, self.embedding_dimensions, self.embedding_context)
         if problem is not None:
             return _error(exchange, Failure(400, problem))
         if scripted is not None:
@@ -338,7 +342,7 @@ class ScriptedUpstream:
         return JSONResponse(answer)
 
 
-def _embedding_problem(body: object, dimensions: int) -> str | None:
+def _embedding_problem(body: object, dimensions: int, context: int | None) -> str | None:
     """Why an embeddings request is refused (as OpenAI would, 400), or ``None``."""
     if not isinstance(body, dict):
         return "We could not parse the JSON body of your request."
@@ -352,6 +356,12 @@ def _embedding_problem(body: object, dimensions: int) -> str | None:
         return "'encoding_format' must be 'float' or 'base64'"
     if body.get("dimensions") is not None:
         return f"'dimensions' is not supported: the scripted upstream's vectors have {dimensions}"
+    longest = max(_tokens(text) for text in texts)
+    if context is not None and longest > context:
+        return (
+            f"This model's maximum context length is {context} tokens, "
+            f"however you requested {longest} tokens in one input."
+        )
     return None
 
 

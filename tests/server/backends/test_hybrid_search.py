@@ -26,6 +26,7 @@ from assistdb.server.backends.scripted_upstream import (
     Reply,
     ScriptedUpstream,
 )
+from assistdb.server.embeddings import Refusals
 from tests.server.backends.conftest import SECRET_KEY, settings_for
 
 MODEL = "emb-test"
@@ -350,3 +351,67 @@ def test_embeddings_are_read_as_base64_or_as_floats_and_garbage_fails_the_batch(
     for bad in (answer("not base64!", second), answer(["x"], second), b"{}", answer(first, [1.0])):
         assert isinstance(embedder._vectors(bad, 2), EmbeddingFailure)
     assert isinstance(embedder._vectors(answer(first), 2), EmbeddingFailure)  # one answer for two
+
+
+#: One chunk (under the chunker's 800 tokens) that a model with a 100-token context refuses.
+LONG = b"Mitochondria " + b"produce energy in cells by respiration " * 15
+
+
+def test_a_chunk_the_model_refuses_fails_alone_and_is_left_out_of_later_backfills(
+    upstream: ScriptedUpstream, make_server: Callable[..., LocalServer], database_url: str
+) -> None:
+    first = make_server(database_url=database_url, upstream=settings_for(upstream))
+    with first.client() as client:
+        contents = {**DOCS, "long.txt": LONG}
+        ids = {
+            name: client.files.create(file=(name, io.BytesIO(content)), purpose="assistants").id
+            for name, content in contents.items()
+        }
+        store = client.vector_stores.create(file_ids=list(ids.values()))
+    first.stop()
+    upstream.embedding_context = 100
+    server = make_server(database_url=database_url, upstream=settings_for(upstream, embedding_model=MODEL))
+    with server.client() as client:
+        found = client.vector_stores.search(store.id, query=MISSPELT).data
+        assert found[0].file_id == ids["bio.txt"] and found[0].score == 1.0
+        vectors = _rows(database_url, "server_vector_store_chunk_embeddings")
+        assert sorted(row.file_id for row in vectors) == sorted(ids[name] for name in DOCS)
+        assert client.vector_stores.search(store.id, query="harbour").data[0].file_id == ids["port.txt"]
+
+    exchanges = _embedding_requests(upstream)
+    # The query; the four chunks, refused; halves, the refused one halved again down to the long
+    # chunk; the next search's query alone (the long chunk is not asked for again).
+    assert [len(exchange.body["input"]) for exchange in exchanges] == [1, 4, 2, 2, 1, 1, 1]
+    assert [exchange.status for exchange in exchanges] == [200, 400, 200, 400, 200, 400, 200]
+    assert exchanges[5].body["input"] == [LONG.decode().strip()]
+
+
+def test_an_upstream_that_refuses_every_input_costs_a_backfill_two_more_requests(
+    upstream: ScriptedUpstream, make_server: Callable[..., LocalServer], database_url: str
+) -> None:
+    store_id, ids = _indexed_without_embeddings(upstream, make_server, database_url)
+    upstream.embedding_context = 1  # every text is longer: the cause is not one text
+    server = make_server(database_url=database_url, upstream=settings_for(upstream, embedding_model=MODEL))
+    with server.client() as client:
+        for _ in range(2):  # searched by words; nothing is remembered as refused
+            assert (
+                client.vector_stores.search(store_id, query="harbour ships").data[0].file_id
+                == ids["port.txt"]
+            )
+    assert _rows(database_url, "server_vector_store_chunk_embeddings") == []
+    # Per search: the query, then the three chunks, then both halves refused: no further split.
+    sizes = [len(exchange.body["input"]) for exchange in _embedding_requests(upstream)]
+    assert sizes == [1, 3, 1, 2] * 2
+
+
+def test_refusals_expire_and_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [0.0]
+    refusals = Refusals(clock=lambda: now[0])
+    monkeypatch.setattr(Refusals, "MAX_REFUSALS", 3)
+    refusals.add("m", [1, 2])
+    refusals.add("other", [1])
+    assert refusals.current("m") == [1, 2] and refusals.current("other") == [1]
+    refusals.add("m", [1, 3])  # 1 refused again: its wait starts over; the oldest entry goes
+    assert sorted(refusals.current("m")) == [1, 3] and refusals.current("other") == [1]
+    now[0] = Refusals.RETRY_REFUSED_SECONDS + 1
+    assert refusals.current("m") == [] and refusals.current("other") == []
