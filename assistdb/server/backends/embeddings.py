@@ -40,6 +40,7 @@ class Embedder:
         self.settings = settings
         self.model = settings.embedding_model
         self._client = settings.client()
+        self._answered = False  # whether the upstream has embedded anything for this process
 
     async def aclose(self) -> None:
         await self._client.close()
@@ -52,7 +53,8 @@ class Embedder:
         than its context, say) fails alone, marked ``refused``, and its batch-mates get their
         vectors. The splitting stops when both halves of a split are refused: then the cause is
         not one text (a wrong model name, say), and the batch fails as a whole. One refused text
-        in a batch of 64 costs 12 more requests; a refusal of everything, 2."""
+        in a batch of 64 costs 12 more requests; a refusal of everything, 2. A batch of one
+        text is marked ``refused`` if the upstream has embedded other texts before."""
         distinct = list(dict.fromkeys(texts))
         found: Known = {}
         for start in range(0, len(distinct), BATCH_SIZE):
@@ -61,20 +63,23 @@ class Embedder:
             if isinstance(outcome, list):
                 found.update(zip(batch, outcome, strict=True))
                 continue
-            stop = await self._narrow(batch, outcome, found) if len(batch) > 1 else outcome
+            stop = await self._narrow(batch, outcome, found, proven=self._answered)
             if stop is not None:
                 found.update({text: stop for text in distinct[start:] if text not in found})
                 break
         return found
 
     async def _narrow(
-        self, batch: list[str], failure: EmbeddingFailure, found: Known
+        self, batch: list[str], failure: EmbeddingFailure, found: Known, *, proven: bool = True
     ) -> EmbeddingFailure | None:
         """Embed what can be of ``batch``, which failed with ``failure`` (see :meth:`embed`), into
-        ``found``; return the failure that ends the embedding, if any."""
+        ``found``; return the failure that ends the embedding, if any. ``proven``: a lone text
+        refused is the cause (a batch-mate, or an earlier request, was answered)."""
         if failure.status not in INPUT_REFUSED:
             return failure
         if len(batch) == 1:
+            if not proven:
+                return failure
             found[batch[0]] = EmbeddingFailure(failure.message, failure.status, refused=True)
             return None
         middle = len(batch) // 2
@@ -118,7 +123,9 @@ class Embedder:
                 )
                 await asyncio.sleep(delay)
                 continue
-            return self._vectors(response.content, len(batch))
+            vectors = self._vectors(response.content, len(batch))
+            self._answered = self._answered or isinstance(vectors, list)
+            return vectors
 
     def _vectors(self, content: bytes, count: int) -> list[bytes] | EmbeddingFailure:
         """The answer's vectors in input order, each base64 float32 (as asked) or a list of

@@ -415,3 +415,22 @@ def test_refusals_expire_and_stay_bounded(monkeypatch: pytest.MonkeyPatch) -> No
     assert sorted(refusals.current("m")) == [1, 3] and refusals.current("other") == [1]
     now[0] = Refusals.RETRY_REFUSED_SECONDS + 1
     assert refusals.current("m") == [] and refusals.current("other") == []
+
+
+def test_a_lone_chunk_the_model_refuses_is_left_out_once_other_texts_were_embedded(
+    upstream: ScriptedUpstream, make_server: Callable[..., LocalServer], database_url: str
+) -> None:
+    first = make_server(database_url=database_url, upstream=settings_for(upstream))
+    with first.client() as client:
+        file = client.files.create(file=("long.txt", io.BytesIO(LONG)), purpose="assistants")
+        store = client.vector_stores.create(file_ids=[file.id])
+    first.stop()
+    upstream.embedding_context = 100
+    server = make_server(database_url=database_url, upstream=settings_for(upstream, embedding_model=MODEL))
+    with server.client() as client:
+        for _ in range(2):
+            assert client.vector_stores.search(store.id, query="energy").data[0].file_id == file.id
+    assert _rows(database_url, "server_vector_store_chunk_embeddings") == []
+    # The query is embedded, so the lone chunk's refusal is its own: the second search skips it.
+    statuses = [exchange.status for exchange in _embedding_requests(upstream)]
+    assert statuses == [200, 400, 200]
