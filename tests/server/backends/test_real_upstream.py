@@ -112,11 +112,16 @@ async def test_the_completion_limit_cuts_the_answer(field: Any) -> None:
     settings = UpstreamSettings(base_url=UPSTREAM_URL, model_map={"*": "tiny"}, token_limit_field=field)
     backend = ChatCompletionsBackend(settings)
     try:
-        events = await collect(backend, request(max_completion_tokens=10, completion_tokens_used=8))
+        # A random-weight model may end on its own within the 2 tokens left (it did in some CI
+        # runs); that answer says nothing about the limit, so it is asked again, up to 5 times.
+        limited = request(max_completion_tokens=10, completion_tokens_used=8)
+        for _ in range(5):
+            end = finished(await collect(backend, limited))
+            if end.reason != "stop":
+                break
     finally:
         await backend.aclose()
 
-    end = finished(events)
     assert end.reason == "length"
     assert end.usage is not None and end.usage.completion_tokens == 2
 
