@@ -36,15 +36,21 @@ def server() -> Iterator[LocalServer]:
 def test_a_streamed_run_on_llama_cpp(server: LocalServer) -> None:
     with server.client() as client:
         assistant = client.beta.assistants.create(model="gpt-4o", instructions="You are a helpful assistant.")
-        thread = client.beta.threads.create(messages=[{"role": "user", "content": "Say hello."}])
-        events: list[str] = []
-        text: list[str] = []
-        with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id) as stream:
-            for event in stream:
-                events.append(event.event)
-                if event.event == "thread.message.delta":
-                    text.extend(part.text.value or "" for part in event.data.delta.content or [])  # type: ignore[union-attr]
-            run = stream.get_final_run()
+        # The random-weight model ends its answer after one token now and then (5 answers in 300,
+        # measured); such a run streams one delta and says nothing about the relay of several,
+        # so it is run again on a new thread, up to 5 times.
+        for _ in range(5):
+            thread = client.beta.threads.create(messages=[{"role": "user", "content": "Say hello."}])
+            events: list[str] = []
+            text: list[str] = []
+            with client.beta.threads.runs.stream(thread_id=thread.id, assistant_id=assistant.id) as stream:
+                for event in stream:
+                    events.append(event.event)
+                    if event.event == "thread.message.delta":
+                        text.extend(part.text.value or "" for part in event.data.delta.content or [])  # type: ignore[union-attr]
+                run = stream.get_final_run()
+            if not (run.status == "completed" and events.count("thread.message.delta") < 2):
+                break
         assert run.status == "completed"
         assert events.count("thread.message.delta") >= 2
         assert [e for e in events if not e.endswith(".delta")][-3:] == [
