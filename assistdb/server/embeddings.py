@@ -32,7 +32,7 @@ from typing import TypeVar
 class EmbeddingFailure:
     """Why a text has no vector (one line, without credentials). ``status``: the upstream's
     HTTP status, if it answered one. ``refused``: the upstream refused this very text (it
-    answered others of the same batch), so asking again soon is pointless."""
+    answered others of the same batch, or earlier texts), so asking again soon is pointless."""
 
     message: str
     status: int | None = None

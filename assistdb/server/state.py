@@ -136,7 +136,7 @@ class Tx:
             encoded = [
                 row if isinstance(row["body"], str) else {**row, "body": encode(row["body"])} for row in rows
             ]
-            self.connection.execute(insert(table), encoded)
+            self.connection.execute(_insert_into(table), encoded)
 
     # assistants -------------------------------------------------------------------------------
 
@@ -150,8 +150,7 @@ class Tx:
         self._save(tables.assistants, obj)
 
     def delete_assistant(self, assistant_id: str) -> None:
-        table = tables.assistants
-        self.connection.execute(update(table).where(table.c.id == assistant_id).values(deleted=True))
+        self.connection.execute(_update_by_id(tables.assistants), {"match_id": assistant_id, "deleted": True})
 
     # threads ----------------------------------------------------------------------------------
 
@@ -206,8 +205,7 @@ class Tx:
         self._save(tables.messages, obj)
 
     def delete_message(self, message_id: str) -> None:
-        table = tables.messages
-        self.connection.execute(update(table).where(table.c.id == message_id).values(deleted=True))
+        self.connection.execute(_update_by_id(tables.messages), {"match_id": message_id, "deleted": True})
 
     def thread_messages(
         self, thread_id: str, *, last: int | None = None, exclude_run: str | None = None
